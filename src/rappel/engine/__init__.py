@@ -1,0 +1,1 @@
+"""The engine: scheduler, pacing, routing, call flows and leases."""

@@ -1,0 +1,1 @@
+"""The Telephony port and its drivers."""

@@ -1,0 +1,1 @@
+"""Static pages: widget, agent desktop, supervisor dashboard."""
