@@ -1,0 +1,66 @@
+"""Who is calling: tenant tokens (Bearer, or Basic with the token as password) or a session."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+
+from rappel.bootstrap import Container
+from rappel.domain.errors import PermissionDenied, Unauthenticated
+from rappel.domain.tenancy import Role, TokenKind
+from rappel.services import sessions
+from rappel.services.tenancy import Principal, authenticate_token
+
+SESSION_COOKIE = "rappel_session"
+
+
+def container(request: Request) -> Container:
+    value = request.app.state.container
+    assert isinstance(value, Container)
+    return value
+
+
+def credential_from_header(header: str | None) -> str | None:
+    """The token in `Authorization: Bearer <t>` or `Basic base64(user:<t>)`."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise Unauthenticated("malformed Basic credentials") from exc
+        _, sep, password = decoded.partition(":")
+        return password if sep and password else None
+    raise Unauthenticated("use Authorization: Bearer <token>")
+
+
+def principal(request: Request, c: Container = Depends(container)) -> Principal:
+    """A tenant token or a logged-in user's session cookie."""
+    token = credential_from_header(request.headers.get("authorization"))
+    if token is not None:
+        return authenticate_token(c.db, token, TokenKind.API)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return sessions.authenticate_session(c.db, c.clock, cookie)
+    raise Unauthenticated("authentication required: a tenant token or a session")
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if who.role not in roles:
+            raise PermissionDenied(f"this needs the role {' or '.join(r.value for r in roles)}")
+        return who
+
+    return check
+
+
+admin = require(Role.ADMIN)
+supervisor = require(Role.ADMIN, Role.SUPERVISOR)
+anyone = require(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)

@@ -1,0 +1,1 @@
+"""Rappel's own REST API under /v1."""

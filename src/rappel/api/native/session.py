@@ -1,0 +1,57 @@
+"""Native API: user login sessions for the agent desktop and the supervisor dashboard."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from rappel.api.auth import SESSION_COOKIE, anyone, container
+from rappel.api.native.schemas import LoginIn, Me
+from rappel.bootstrap import Container
+from rappel.services import sessions
+from rappel.services.sessions import SESSION_TTL
+from rappel.services.tenancy import Principal
+
+router = APIRouter(prefix="/v1/auth", tags=["session"])
+
+
+def _me(who: Principal) -> Me:
+    return Me(
+        tenant_id=who.tenant_id,
+        tenant_name=who.tenant_name,
+        role=who.role.value,
+        user_id=who.user_id,
+    )
+
+
+@router.post("/login", response_model=Me)
+def login(
+    body: LoginIn, request: Request, response: Response, c: Container = Depends(container)
+) -> Me:
+    """Log a user in; sets an HttpOnly session cookie."""
+    cookie, who = sessions.login(c.db, c.clock, body.tenant, body.username, body.password)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return _me(who)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, c: Container = Depends(container)) -> Response:
+    """End the session."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sessions.logout(c.db, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", response_model=Me)
+def me(who: Principal = Depends(anyone)) -> Me:
+    """Who the caller is."""
+    return _me(who)

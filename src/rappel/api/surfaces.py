@@ -1,0 +1,11 @@
+"""The list of surfaces and background services mounted by `create_app`.
+
+Each entry is a plugin: `plugin(app, container, renderers)`. Add a surface by
+appending its plugin here.
+"""
+
+from __future__ import annotations
+
+from rappel.api.app import Plugin
+
+PLUGINS: list[Plugin] = []

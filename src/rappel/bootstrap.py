@@ -1,0 +1,34 @@
+"""The composition root: builds Rappel's parts from settings and wires them together.
+
+Nothing connects at import time; `build_container` is called by the CLI and by tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rappel.clock import Clock, WallClock
+from rappel.config import Settings, ensure_secret
+from rappel.store.db import Database
+
+
+@dataclass
+class Container:
+    """Everything a surface or a worker needs, built once per process."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    secret: str
+    #: Optional parts registered by later layers (engine, telephony, integrations).
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    return Container(
+        settings=settings,
+        db=Database(settings.database_url),
+        clock=clock or WallClock(),
+        secret=ensure_secret(settings),
+    )

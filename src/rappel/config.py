@@ -1,0 +1,134 @@
+"""Settings from `RAPPEL_*` environment variables and an optional TOML file.
+
+Precedence: environment, then the TOML file named by `RAPPEL_CONFIG` (or
+`rappel.toml` in the working directory when it exists), then the defaults below.
+TOML keys are the variable names without the `RAPPEL_` prefix, in lower case.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value Rappel cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL; a SQLite file in the working directory by default.
+    database_url: str = "sqlite:///rappel.db"
+    #: Address and port of `rappel serve`.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Public base URL, used in links (cancel links, widget embed code).
+    public_url: str = ""
+    #: Host names and CIDR networks outbound URLs may reach despite the SSRF guard.
+    outbound_allow: str = ""
+    #: Telephony driver: only `sim` is built in.
+    telephony: str = "sim"
+    #: Fixed `sim` outcomes: `16505551212=answer;16505550000=busy`.
+    sim_outcomes: str = ""
+    sim_ring_s: float = 8.0
+    sim_talk_s: float = 60.0
+    sim_wrap_s: float = 10.0
+    #: Simulated agents logged in and READY on each outbound queue at start.
+    sim_agents: int = 0
+    sim_seed: int = 1
+    sim_answer_rate: float = 0.8
+    sim_busy_rate: float = 0.1
+    sim_no_answer_rate: float = 0.08
+    sim_machine_rate: float = 0.0
+    #: Secret for session cookies and for encrypting CRM tokens at rest. Generated into
+    #: `secret_file` on first start when not given.
+    secret_key: str = ""
+    secret_file: str = ".rappel-secret"
+    #: Log level and format (`json` or `text`).
+    log_level: str = "INFO"
+    log_format: str = "json"
+    #: Operator token for tenant administration through `/v1/tenants` (off when empty).
+    operator_token: str = ""
+    #: Run the engine inside `rappel serve` (on SQLite it always must).
+    run_engine: bool = True
+    #: Seconds an agent has to accept an offer before it goes to the next agent.
+    offer_timeout_s: float = 20.0
+    #: Seconds a claimed item stays leased to one worker.
+    lease_s: float = 30.0
+    #: Maximum request body for XML surfaces, in bytes.
+    max_xml_bytes: int = 65536
+    #: Widget rate limits per visitor IP and per phone number, per hour.
+    widget_ip_per_hour: int = 20
+    widget_phone_per_hour: int = 3
+    #: Server-side CAPTCHA verification for the widget: "" (off) or a verify URL.
+    captcha_verify_url: str = ""
+    captcha_secret: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+_PREFIX = "RAPPEL_"
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        return str(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{_PREFIX}{name.upper()}: cannot use {raw!r} as {kind}") from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, toml_path: str | Path | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = toml_path or env.get("RAPPEL_CONFIG")
+    if path is None and Path("rappel.toml").exists():
+        path = "rappel.toml"
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {path}: {exc}") from exc
+    known = {f.name: f.type for f in fields(Settings) if f.name != "extra"}
+    for key in list(values):
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in {path}")
+    for name in known:
+        env_name = _PREFIX + name.upper()
+        if env_name in env:
+            values[name] = env[env_name]
+    coerced = {name: _coerce(name, value, known[name]) for name, value in values.items()}
+    return Settings(**coerced)
+
+
+def ensure_secret(settings: Settings) -> str:
+    """The configured secret, or one generated once and kept in `secret_file`."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.secret_file)
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret

@@ -1,0 +1,96 @@
+"""Database engine: SQLite (WAL) by default, PostgreSQL for scale-out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
+
+from rappel.domain.errors import ServiceUnavailable
+
+
+def normalise_url(url: str) -> str:
+    """Map plain postgresql:// URLs onto the psycopg 3 driver we ship."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives process crashes; only power loss can drop the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    """One engine and the transactions opened on it."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine: Engine = create_engine(
+                self.url,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                connect_args={"check_same_thread": False, "timeout": 10},
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # SQLite's driver opens transactions lazily; BEGIN IMMEDIATE avoids upgrade deadlocks.
+            event.listen(self.engine, "begin", _begin)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(self.url, pool_size=pool_size, pool_pre_ping=True)
+        else:
+            raise ValueError(f"unsupported database: {self.dialect} (use sqlite or postgresql)")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back on error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise ServiceUnavailable("the database is not available") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(rappel_read=True) as conn:
+                yield conn
+        except OperationalError as exc:
+            raise ServiceUnavailable("the database is not available") from exc
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except OperationalError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _begin(conn: Connection) -> None:
+    # Writers take the write lock up front so two writers never deadlock on lock upgrade.
+    if conn.get_execution_options().get("rappel_read"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,19 @@
+"""Alembic environment: runs against the connection handed over by rappel.store.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from rappel.store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `rappel migrate`")
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
