@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:15:43.337500
+Create Date: (pre-release, regenerated from tables.py)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import rappel.store.types
+
 
 revision = "0001"
 down_revision = None
