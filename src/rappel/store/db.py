@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from rappel.domain.errors import ServiceUnavailable
+from rappel.store import signals
 
 
 def normalise_url(url: str) -> str:
@@ -62,11 +63,15 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction: committed when the block ends, rolled back on error."""
+        wake = False
         try:
             with self.engine.begin() as conn:
                 yield conn
+                wake = bool(conn.info.pop("rappel_wake", False))
         except OperationalError as exc:
             raise ServiceUnavailable("the database is not available") from exc
+        if wake:
+            signals.fire_local_wakers()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -30,5 +30,10 @@ def remove_local_waker(waker: Callable[[], None]) -> None:
 def work_changed(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"NOTIFY {CHANNEL}"))
+    # Local wakers run after the commit (Database.begin), so the engine sees the row.
+    conn.info["rappel_wake"] = True
+
+
+def fire_local_wakers() -> None:
     for waker in list(_local_wakers):
         waker()
