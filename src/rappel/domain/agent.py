@@ -76,11 +76,12 @@ class Agent:
     campaign_id: str | None = None
     changes: list[AgentStateChange] = field(default_factory=list, compare=False, repr=False)
 
-    def login(self, now: datetime, paused_reason: str | None = None) -> None:
-        if paused_reason is None:
-            self.move(A.READY, now)
-        else:
-            self.move(A.PAUSED, now, reason=paused_reason)
+    def login(
+        self, now: datetime, paused_reason: str | None = None, campaign_id: str | None = None
+    ) -> None:
+        """Log in READY, or PAUSED with a reason; `campaign_id` when logging into a campaign."""
+        state = A.READY if paused_reason is None else A.PAUSED
+        self.move(state, now, reason=paused_reason, campaign_id=campaign_id)
 
     def ready(self, now: datetime, campaign_id: str | None = None) -> None:
         self.move(A.READY, now, campaign_id=campaign_id)
