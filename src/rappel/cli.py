@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 
 from rappel.bootstrap import Container, build_container
@@ -21,6 +22,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
     c = _container(settings)
     upgrade(c.db)
+    print(f"database is up to date ({c.db.dialect})")
     return 0
 
 
@@ -30,9 +32,9 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     c = _container(settings)
     report = provision_demo(c.db, c.clock)
     if report.created:
-        pass
+        print("demo data created: " + ", ".join(report.created))
     else:
-        pass
+        print("demo data already present")
     return 0
 
 
@@ -40,13 +42,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from rappel.api.app import create_app
+    from rappel.services.demo import credentials_text
 
     host = args.host or settings.host
     port = args.port or settings.port
     c = _container(settings)
     app = create_app(c)
+    shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     if args.print_demo:
-        pass
+        print(credentials_text(f"http://{shown}:{port}"), flush=True)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0
 
@@ -63,7 +67,9 @@ def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> int:
     c = _container(settings)
     values = {"name": args.name, "time_zone": args.time_zone}
     tenant = tenancy.create_tenant(c.db, c.clock, values)
-    tenancy.create_token(c.db, c.clock, tenant.id, "created with the tenant")
+    issued = tenancy.create_token(c.db, c.clock, tenant.id, "created with the tenant")
+    print(f"tenant {tenant.name} id {tenant.id}")
+    print(f"token {issued.token} (id {issued.id}; shown once)")
     return 0
 
 
@@ -73,8 +79,10 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     c = _container(settings)
     tenant = tenancy.find_tenant_by_name(c.db, args.tenant)
     if tenant is None:
+        print(f"no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
-    tenancy.create_token(c.db, c.clock, tenant.id, args.label, TokenKind(args.kind))
+    issued = tenancy.create_token(c.db, c.clock, tenant.id, args.label, TokenKind(args.kind))
+    print(f"token {issued.token} (id {issued.id}; shown once)")
     return 0
 
 
@@ -84,8 +92,10 @@ def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     c = _container(settings)
     tenant = tenancy.find_tenant_by_name(c.db, args.tenant)
     if tenant is None:
+        print(f"no tenant named {args.tenant!r}", file=sys.stderr)
         return 2
     tenancy.revoke_token(c.db, c.clock, tenant.id, args.token_id.upper())
+    print(f"token {args.token_id.upper()} revoked")
     return 0
 
 
@@ -144,13 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(toml_path=args.config)
-    except ConfigError:
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     run: Callable[[Settings, argparse.Namespace], int] = args.run
     try:
         return run(settings, args)
-    except RappelError:
+    except RappelError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
 

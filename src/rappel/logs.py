@@ -67,3 +67,4 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: object = N
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
