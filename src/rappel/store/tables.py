@@ -59,6 +59,13 @@ tenants = Table(
     Column("hard_hours_end", String(5), nullable=False, default="21:00"),
     Column("max_callbacks_per_number_hour", Integer, nullable=False, default=5),
     Column("max_callbacks_per_tenant_hour", Integer, nullable=False, default=10000),
+    # Standard Webhooks signing secret, encrypted with the app secret; made on first use.
+    Column("webhook_secret", Text),
+    # The secret before the last rotation, still signing beside the new one for a grace period.
+    Column("webhook_secret_previous", Text),
+    Column("webhook_secret_rotated_at", TS),
+    # When the current secret was shown; it is shown once, then only rotation reveals a new one.
+    Column("webhook_secret_revealed_at", TS),
     Column("created_at", TS, nullable=False),
 )
 

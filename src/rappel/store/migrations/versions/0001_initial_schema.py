@@ -113,6 +113,18 @@ def upgrade() -> None:
         sa.Column("hard_hours_end", sa.String(length=5), nullable=False),
         sa.Column("max_callbacks_per_number_hour", sa.Integer(), nullable=False),
         sa.Column("max_callbacks_per_tenant_hour", sa.Integer(), nullable=False),
+        sa.Column("webhook_secret", sa.Text(), nullable=True),
+        sa.Column("webhook_secret_previous", sa.Text(), nullable=True),
+        sa.Column(
+            "webhook_secret_rotated_at",
+            rappel.store.types.UtcDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "webhook_secret_revealed_at",
+            rappel.store.types.UtcDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.Column("created_at", rappel.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
         sa.UniqueConstraint("name", name=op.f("uq_tenants_name")),
