@@ -276,6 +276,8 @@ customers = Table(
     Index("ix_customers_number2", "tenant_id", "number2"),
     Index("ix_customers_number3", "tenant_id", "number3"),
     Index("ix_customers_modified", "tenant_id", "campaign_id", "modified_at"),
+    # Data-dip provider lookups by externalId across a tenant's campaigns.
+    Index("ix_customers_external", "tenant_id", "external_id"),
 )
 
 customer_attributes = Table(

@@ -285,6 +285,7 @@ def upgrade() -> None:
             ["tenant_id", "campaign_id", "external_id"],
             unique=True,
         )
+        batch_op.create_index("ix_customers_external", ["tenant_id", "external_id"], unique=False)
         batch_op.create_index(
             "ix_customers_modified", ["tenant_id", "campaign_id", "modified_at"], unique=False
         )
@@ -611,6 +612,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customers_number2")
         batch_op.drop_index("ix_customers_number1")
         batch_op.drop_index("ix_customers_modified")
+        batch_op.drop_index("ix_customers_external")
         batch_op.drop_index("ix_customers_campaign_external")
         batch_op.drop_index("ix_customers_campaign_due")
 
