@@ -7,5 +7,8 @@ appending its plugin here.
 from __future__ import annotations
 
 from rappel.api.app import Plugin
+from rappel.api.native.webhooks import webhooks_plugin
 
-PLUGINS: list[Plugin] = []
+PLUGINS: list[Plugin] = [
+    webhooks_plugin,
+]
