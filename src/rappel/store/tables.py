@@ -351,6 +351,8 @@ interactions = Table(
         ondelete="CASCADE",
     ),
     Index("ix_interactions_due", "due_at"),
+    # Routing: the callbacks waiting in a queue for a free agent, oldest first.
+    Index("ix_interactions_queue_wait", "tenant_id", "queue_id", "callback_status", "start_time"),
     Index("ix_interactions_number", "tenant_id", "customer_number", "callback_status"),
     Index("ix_interactions_idempotency", "tenant_id", "idempotency_key", unique=True),
     Index("ix_interactions_start_date", "tenant_id", "start_date"),

@@ -547,6 +547,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            "ix_interactions_queue_wait",
+            ["tenant_id", "queue_id", "callback_status", "start_time"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_interactions_start_date", ["tenant_id", "start_date"], unique=False
         )
 
@@ -589,6 +594,7 @@ def downgrade() -> None:
     op.drop_table("user_sessions")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_index("ix_interactions_start_date")
+        batch_op.drop_index("ix_interactions_queue_wait")
         batch_op.drop_index("ix_interactions_number")
         batch_op.drop_index("ix_interactions_idempotency")
         batch_op.drop_index("ix_interactions_due")
