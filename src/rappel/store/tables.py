@@ -507,6 +507,9 @@ widget_keys = Table(
     Column("key", String(64), nullable=False, unique=True),
     Column("queue_id", ID),
     Column("enabled", Boolean, nullable=False, default=True),
+    # Optional webhook for the key's callbacks, and user data (with 8x8 `$tokens$`) it carries.
+    Column("webhook_url", Text),
+    Column("udata", JSON, nullable=False, default=dict),
     Column("created_at", TS, nullable=False),
     PrimaryKeyConstraint("tenant_id", "key"),
     _tenant_fk("widget_keys"),

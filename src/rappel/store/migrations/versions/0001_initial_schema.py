@@ -393,6 +393,8 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("queue_id", sa.String(length=32), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("webhook_url", sa.Text(), nullable=True),
+        sa.Column("udata", sa.JSON(), nullable=False),
         sa.Column("created_at", rappel.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
