@@ -167,7 +167,7 @@ class GuardedHttpClient:
             "POST",
             target.connect_url,
             content=body,
-            headers={**headers, "host": target.host_header},
+            headers={**headers, "host": target.host_header, **_no_reuse(target)},
             timeout=httpx.Timeout(timeout_s),
             extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
         )
@@ -201,6 +201,12 @@ class _Hop:
     failure: FailureKind | None
     detail: str
     location: str | None = None
+
+
+def _no_reuse(target: CheckedTarget) -> dict[str, str]:
+    # Pooled connections are keyed by address, so a TLS session verified for one
+    # name could carry a request for another name on the same address: do not reuse.
+    return {"connection": "close"} if target.scheme == "https" else {}
 
 
 class _TooLarge(Exception):
