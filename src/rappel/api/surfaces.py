@@ -7,8 +7,10 @@ appending its plugin here.
 from __future__ import annotations
 
 from rappel.api.app import Plugin
+from rappel.api.datadip import plugin as datadip_plugin
 from rappel.api.native.webhooks import webhooks_plugin
 
 PLUGINS: list[Plugin] = [
     webhooks_plugin,
+    datadip_plugin,
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert, select
 from rappel.clock import Clock
 from rappel.domain.tenancy import TokenKind
 from rappel.services import provisioning, tenancy
+from rappel.services.datadip import provision_demo_datadip
 from rappel.services.secrets import token_hash
 from rappel.store.db import Database
 from rappel.store.tables import activities, api_tokens, campaigns, dialers
@@ -139,6 +140,7 @@ def provision_demo(db: Database, clock: Clock) -> DemoReport:
             queues = [CALLBACK_QUEUE_ID, TEST_QUEUE_ID] if spec["role"] == "agent" else []
             provisioning.create_user(db, clock, tid, {**spec, "queue_ids": queues})
             report.created.append(f"user {spec['username']}")
+    report.created += provision_demo_datadip(db, clock, tid)
     return report
 
 

@@ -1,0 +1,271 @@
+"""Queries for the data dip: provider configuration and lookups, CRM dip configs, the dip log,
+and saved session parameters. Every query names its tenant and runs on an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+)
+
+from rappel.store.tables import (
+    crm_dip_configs,
+    customer_attributes,
+    customers,
+    datadip_log,
+    datadip_provider_config,
+    interactions,
+    session_parameters,
+)
+
+_RECORD_COLUMNS = (
+    customers.c.id,
+    customers.c.campaign_id,
+    customers.c.external_id,
+    customers.c.number1,
+    customers.c.number2,
+    customers.c.number3,
+    customers.c.attributes,
+    customers.c.result,
+    customers.c.classifier,
+    customers.c.modified_at,
+)
+
+# -- provider ---------------------------------------------------------------
+
+
+def get_provider_config(conn: Connection, tenant_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(datadip_provider_config.c.config).where(
+            datadip_provider_config.c.tenant_id == tenant_id
+        )
+    ).first()
+    return dict(row[0]) if row else None
+
+
+def put_provider_config(
+    conn: Connection, tenant_id: str, config: Mapping[str, Any], now: datetime
+) -> None:
+    table = datadip_provider_config
+    conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    conn.execute(insert(table).values(tenant_id=tenant_id, config=dict(config), modified_at=now))
+
+
+def _newest(query: Select[Any], campaigns: Sequence[str]) -> Select[Any]:
+    if campaigns:
+        query = query.where(customers.c.campaign_id.in_(campaigns))
+    # Several matches: the most recently modified record wins (ties: the larger id).
+    return query.order_by(customers.c.modified_at.desc(), customers.c.id.desc()).limit(1)
+
+
+def find_by_phone(
+    conn: Connection, tenant_id: str, number: str, campaigns: Sequence[str] = ()
+) -> RowMapping | None:
+    """The newest record holding `number` (E.164) in any of its three number columns."""
+    query = select(*_RECORD_COLUMNS).where(
+        customers.c.tenant_id == tenant_id,
+        or_(
+            customers.c.number1 == number,
+            customers.c.number2 == number,
+            customers.c.number3 == number,
+        ),
+    )
+    return conn.execute(_newest(query, campaigns)).mappings().first()
+
+
+def find_by_external_id(
+    conn: Connection, tenant_id: str, external_id: str, campaigns: Sequence[str] = ()
+) -> RowMapping | None:
+    query = select(*_RECORD_COLUMNS).where(
+        customers.c.tenant_id == tenant_id, customers.c.external_id == external_id
+    )
+    return conn.execute(_newest(query, campaigns)).mappings().first()
+
+
+def find_by_attribute(
+    conn: Connection, tenant_id: str, name: str, value: str, campaigns: Sequence[str] = ()
+) -> RowMapping | None:
+    attrs = customer_attributes
+    query = (
+        select(*_RECORD_COLUMNS)
+        .join(
+            attrs,
+            and_(attrs.c.tenant_id == customers.c.tenant_id, attrs.c.customer_id == customers.c.id),
+        )
+        .where(
+            attrs.c.tenant_id == tenant_id,
+            attrs.c.name_ci == name.lower(),
+            attrs.c.value_ci == value.lower()[:500],
+        )
+    )
+    return conn.execute(_newest(query, campaigns)).mappings().first()
+
+
+# -- consumer configuration -------------------------------------------------
+
+
+def put_crm_config(conn: Connection, values: Mapping[str, Any]) -> None:
+    table = crm_dip_configs
+    conn.execute(
+        delete(table).where(
+            table.c.tenant_id == values["tenant_id"],
+            table.c.scope == values["scope"],
+            table.c.scope_id == values["scope_id"],
+        )
+    )
+    conn.execute(insert(table).values(**values))
+
+
+def get_crm_config(
+    conn: Connection, tenant_id: str, scope: str, scope_id: str
+) -> RowMapping | None:
+    table = crm_dip_configs
+    return (
+        conn.execute(
+            select(table).where(
+                table.c.tenant_id == tenant_id,
+                table.c.scope == scope,
+                table.c.scope_id == scope_id,
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def list_crm_configs(conn: Connection, tenant_id: str) -> list[RowMapping]:
+    table = crm_dip_configs
+    query = (
+        select(table)
+        .where(table.c.tenant_id == tenant_id)
+        .order_by(table.c.scope, table.c.scope_id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def delete_crm_config(conn: Connection, tenant_id: str, scope: str, scope_id: str) -> bool:
+    table = crm_dip_configs
+    result = conn.execute(
+        delete(table).where(
+            table.c.tenant_id == tenant_id, table.c.scope == scope, table.c.scope_id == scope_id
+        )
+    )
+    return bool(result.rowcount)
+
+
+def applicable_crm_configs(
+    conn: Connection, tenant_id: str, campaign_id: str | None, queue_id: str | None
+) -> list[RowMapping]:
+    """The tenant config and any queue or campaign override that applies (unordered)."""
+    table = crm_dip_configs
+    scopes = [and_(table.c.scope == "tenant", table.c.scope_id == "")]
+    if campaign_id:
+        scopes.append(and_(table.c.scope == "campaign", table.c.scope_id == campaign_id))
+    if queue_id:
+        scopes.append(and_(table.c.scope == "queue", table.c.scope_id == queue_id))
+    query = select(table).where(table.c.tenant_id == tenant_id, or_(*scopes))
+    return list(conn.execute(query).mappings())
+
+
+def interaction_for_dip(conn: Connection, tenant_id: str, interaction_id: str) -> RowMapping | None:
+    """What a CRM request is built from: the interaction and its customer's attributes."""
+    query = (
+        select(
+            interactions.c.id,
+            interactions.c.campaign_id,
+            interactions.c.queue_id,
+            interactions.c.customer_number,
+            interactions.c.udata,
+            interactions.c.ext_transaction_data,
+            customers.c.attributes,
+        )
+        .join(
+            customers,
+            and_(
+                customers.c.tenant_id == interactions.c.tenant_id,
+                customers.c.id == interactions.c.customer_id,
+            ),
+        )
+        .where(interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id)
+    )
+    return conn.execute(query).mappings().first()
+
+
+# -- dip log and saved parameters -------------------------------------------
+
+
+def insert_dip_log(conn: Connection, values: Mapping[str, Any]) -> None:
+    conn.execute(insert(datadip_log).values(**values))
+
+
+def dip_log(conn: Connection, tenant_id: str, interaction_id: str) -> list[RowMapping]:
+    query = (
+        select(datadip_log)
+        .where(datadip_log.c.tenant_id == tenant_id, datadip_log.c.interaction_id == interaction_id)
+        .order_by(datadip_log.c.at, datadip_log.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def save_parameters(
+    conn: Connection, tenant_id: str, interaction_id: str, values: Mapping[str, tuple[str, bool]]
+) -> None:
+    """Store name -> (value, display_to_agent); a later dip's value replaces an earlier one."""
+    if not values:
+        return
+    table = session_parameters
+    conn.execute(
+        delete(table).where(
+            table.c.tenant_id == tenant_id,
+            table.c.interaction_id == interaction_id,
+            table.c.name.in_(list(values)),
+        )
+    )
+    conn.execute(
+        insert(table),
+        [
+            {
+                "tenant_id": tenant_id,
+                "interaction_id": interaction_id,
+                "name": name,
+                "value": value,
+                "display_to_agent": display,
+            }
+            for name, (value, display) in values.items()
+        ],
+    )
+
+
+def saved_parameters(conn: Connection, tenant_id: str, interaction_id: str) -> dict[str, str]:
+    """The saveToDatabase=true values of one interaction, by name."""
+    table = session_parameters
+    rows = conn.execute(
+        select(table.c.name, table.c.value)
+        .where(table.c.tenant_id == tenant_id, table.c.interaction_id == interaction_id)
+        .order_by(table.c.name)
+    )
+    return {name: value for name, value in rows}
+
+
+def has_parameter(tenant_id: str, name: str, value: str) -> ColumnElement[bool]:
+    """A WHERE clause on `interactions` for `?param.<name>=<value>` searches (indexed)."""
+    table = session_parameters
+    return exists().where(
+        table.c.tenant_id == tenant_id,
+        table.c.name == name,
+        table.c.value == value,
+        table.c.interaction_id == interactions.c.id,
+    )
