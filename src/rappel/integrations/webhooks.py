@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from rappel import __version__
 from rappel.bootstrap import Container
-from rappel.clock import Clock
+from rappel.clock import Clock, WallClock
 from rappel.domain.errors import RappelError
 from rappel.domain.ids import new_id
 from rappel.integrations.http import GuardedHttpClient, HttpOutcome
@@ -226,7 +226,8 @@ def build_worker(
         client,
         OutboundAllowlist.parse(container.settings.outbound_allow),
         system_resolver,
-        container.clock,
+        # Attempt durations are real network time, even when the worker runs on virtual time.
+        WallClock(),
     )
     worker = WebhookWorker(container.db, container.clock, guarded, container.secret, config=config)
     return worker, client
