@@ -1,0 +1,206 @@
+"""The Genesys Callback Interaction resource (seed 001) under the native API.
+
+`GET /v1/interactions/{interaction_id}` and `GET /v1/interactions` return the
+documented field names only; `POST .../cancel` and `POST .../reschedule` follow
+the lifecycle of `rappel.domain.callback` (an illegal move is a 409).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from rappel.api.auth import container, supervisor
+from rappel.api.errors import ErrorRenderers
+from rappel.bootstrap import Container
+from rappel.domain.codes import EntityType
+from rappel.domain.errors import ValidationFailed
+from rappel.domain.ids import parse_id
+from rappel.services import callbacks as svc
+from rappel.services.tenancy import Principal
+from rappel.store.interactions import Cursor, InteractionFilter
+
+router = APIRouter(prefix="/v1", tags=["interactions"])
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds and Z: [YYYY]-[MM]-[DD]T[HH]:[mm]:[ss].[SSS]Z."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def render(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored interaction in the Genesys resource shape (exactly the documented names)."""
+    return {
+        "callback_status": row["callback_status"],
+        "callback_type": row["callback_type"],
+        "desired_response_type": row["desired_response_type"],
+        "start_time": iso(row["start_time"]),
+        "end_time": iso(row["end_time"]),
+        "customer_number": row["customer_number"],
+        "attempts": row["attempts"],
+        "call_result": row["call_result"],
+        "dn": row["dn"],
+        "location": row["location"],
+        "callback_server_id": row["callback_server_id"],
+        "customer_id": row["customer_id"],
+        "interaction_id": row["id"],
+        "status": row["status"],
+        "entity_type": int(EntityType.CALLBACK),
+        "type": "outbound",
+        "media_type": "callback",
+        "external_id": row["external_id"],
+        "owner_id": row["owner_id"],
+        "creator_app_id": row["creator_app_id"],
+        "start_date": iso(row["start_date"]),
+        "end_date": iso(row["end_date"]),
+        "timeshift": row["timeshift"],
+        "subject": row["subject"],
+        "stopped_reason": row["stopped_reason"],
+        "udata": dict(row["udata"] or {}),
+    }
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="CANCELED", min_length=1, max_length=200)
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start_time: datetime
+    end_time: datetime | None = None
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    text = f"{iso(row['start_date'])}|{row['id']}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> Cursor:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        stamp, interaction_id = text.split("|", 1)
+        return Cursor(_aware(stamp, "cursor"), parse_id(interaction_id, "cursor"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed("cursor", "cursor is not one this API handed out") from exc
+
+
+def _aware(text: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationFailed(name, f"{name} must be an ISO 8601 date-time") from exc
+    if moment.tzinfo is None:
+        raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
+    return moment
+
+
+def _optional_time(text: str | None, name: str) -> datetime | None:
+    return _aware(text, name) if text else None
+
+
+def _filter(request: Request, **given: Any) -> InteractionFilter:
+    udata: dict[str, str] = {}
+    params: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        prefix, dot, name = key.partition(".")
+        if dot and name and prefix == "udata":
+            udata[name[:200]] = value
+        elif dot and name and prefix == "param":
+            params[name[:200]] = value
+    return InteractionFilter(
+        status=given["status"],
+        callback_status=given["callback_status"],
+        customer_number=given["customer_number"],
+        start_date_from=_optional_time(given["start_date_from"], "start_date_from"),
+        start_date_to=_optional_time(given["start_date_to"], "start_date_to"),
+        start_time_from=_optional_time(given["start_time_from"], "start_time_from"),
+        start_time_to=_optional_time(given["start_time_to"], "start_time_to"),
+        udata=udata,
+        params=params,
+    )
+
+
+@router.get("/interactions")
+def list_interactions(
+    request: Request,
+    status: int | None = Query(default=None, ge=0, le=3),
+    callback_status: int | None = Query(default=None, ge=0, le=14),
+    customer_number: str | None = Query(default=None, max_length=32),
+    start_date_from: str | None = None,
+    start_date_to: str | None = None,
+    start_time_from: str | None = None,
+    start_time_to: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    cursor: str | None = Query(default=None, max_length=200),
+    who: Principal = Depends(supervisor),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    """Callback interactions, newest first; `udata.<key>=<v>` and `param.<name>=<v>` filter too."""
+    where = _filter(
+        request,
+        status=status,
+        callback_status=callback_status,
+        customer_number=customer_number,
+        start_date_from=start_date_from,
+        start_date_to=start_date_to,
+        start_time_from=start_time_from,
+        start_time_to=start_time_to,
+    )
+    after = decode_cursor(cursor) if cursor else None
+    rows = svc.list_interactions(c.db, who.tenant_id, where, limit + 1, after)
+    page, more = rows[:limit], len(rows) > limit
+    return {
+        "interactions": [render(r) for r in page],
+        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+    }
+
+
+@router.get("/interactions/{interaction_id}")
+def read_interaction(
+    interaction_id: str, who: Principal = Depends(supervisor), c: Container = Depends(container)
+) -> dict[str, Any]:
+    """One callback interaction (Genesys Callback Interaction resource)."""
+    return render(svc.get_interaction(c.db, who.tenant_id, interaction_id))
+
+
+@router.post("/interactions/{interaction_id}/cancel")
+def cancel_interaction(
+    interaction_id: str,
+    body: CancelIn | None = None,
+    who: Principal = Depends(supervisor),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    """Cancel a callback: FINAL with call_result 52 (CANCEL_RECORD); 409 once it has ended."""
+    reason = body.reason if body else "CANCELED"
+    return render(svc.cancel_callback(c.db, c.clock, who.tenant_id, interaction_id, reason))
+
+
+@router.post("/interactions/{interaction_id}/reschedule")
+def reschedule_interaction(
+    interaction_id: str,
+    body: RescheduleIn,
+    who: Principal = Depends(supervisor),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    """New start_time/end_time while the callback still waits; 409 once in process or ended."""
+    for name, value in (("start_time", body.start_time), ("end_time", body.end_time)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
+    return render(
+        svc.reschedule_callback(
+            c.db, c.clock, who.tenant_id, interaction_id, body.start_time, body.end_time
+        )
+    )
+
+
+def plugin(app: FastAPI, _c: Container, _r: ErrorRenderers) -> None:
+    app.include_router(router)

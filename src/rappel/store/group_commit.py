@@ -1,0 +1,150 @@
+"""Group commit: many requests' writes share one transaction and one commit.
+
+Each job is a function over a Connection. One writer thread takes every job
+waiting in the queue (up to `max_batch`), runs each inside its own SAVEPOINT
+(a failing job rolls back alone, the others stay), commits once, and only then
+resolves the callers' futures. So an answer still means "committed": the
+durability setting of the database is untouched; what is shared is the commit
+(one WAL sync on SQLite, one fsync on PostgreSQL) and the write lock.
+
+Batches form by themselves: while the writer commits, new jobs queue up; under
+light load a batch holds one job and no latency is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+
+from rappel.domain.errors import RappelError, ServiceUnavailable
+from rappel.store.db import Database
+
+T = TypeVar("T")
+Job = Callable[[Connection], Any]
+log = logging.getLogger("rappel.store.group_commit")
+
+
+@dataclass
+class _Pending:
+    job: Job
+    future: Future[Any]
+
+
+class GroupCommitter:
+    """A batching write queue in front of one Database."""
+
+    def __init__(self, db: Database, *, max_batch: int = 128) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.jobs = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._thread = threading.Thread(target=self._loop, name="rappel-group-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def submit(self, job: Callable[[Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if not self.running:
+            future.set_exception(ServiceUnavailable("the writer is not running"))
+            return future
+        self._queue.put(_Pending(job, future))
+        return future
+
+    async def run(self, job: Callable[[Connection], T]) -> T:
+        """Run `job` in the next batch; returns once its batch is committed."""
+        return await asyncio.wrap_future(self.submit(job))
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.db.begin() as conn:
+                for pending in batch:
+                    outcomes.append(_run_one(conn, pending.job))
+        except RappelError as exc:
+            _fail_all(batch, exc)
+            return
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            log.exception("group commit failed")
+            _fail_all(batch, ServiceUnavailable(f"the database refused the commit: {exc}"))
+            return
+        self.batches += 1
+        self.jobs += len(batch)
+        for pending, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+
+
+def _run_one(conn: Connection, job: Job) -> tuple[bool, Any]:
+    try:
+        with conn.begin_nested():
+            return True, job(conn)
+    except OperationalError as exc:
+        return False, ServiceUnavailable(f"the database is not available: {exc.orig}")
+    except Exception as exc:  # one job's failure is that job's answer, not the batch's
+        return False, exc
+
+
+def _fail_all(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
+
+async def run_write(
+    db: Database, committer: GroupCommitter | None, job: Callable[[Connection], T]
+) -> T:
+    """Run `job` in a committed transaction: grouped when a committer runs, else on its own."""
+    if committer is not None and committer.running:
+        return await committer.run(job)
+
+    def alone() -> T:
+        with db.begin() as conn:
+            return job(conn)
+
+    return await asyncio.to_thread(alone)

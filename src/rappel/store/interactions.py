@@ -1,0 +1,225 @@
+"""Queries for callback interactions and the customer records behind them.
+
+Every query names its tenant. List filters ride on the indexes of
+`interactions` ((tenant, start_date), (tenant, customer_number,
+callback_status), (tenant, idempotency_key)) and of `session_parameters`
+((tenant, name, value)); counts for the abuse limits are bounded so they cost
+at most `limit + 1` index entries whatever the table size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+
+from rappel.domain.codes import InteractionStatus
+from rappel.store.tables import customer_attributes, customers, interactions, session_parameters
+
+_STOPPED = int(InteractionStatus.STOPPED)
+
+
+@dataclass(frozen=True)
+class InteractionFilter:
+    """What `list_interactions` may filter on; every field is optional."""
+
+    status: int | None = None
+    callback_status: int | None = None
+    customer_number: str | None = None
+    start_date_from: datetime | None = None
+    start_date_to: datetime | None = None
+    start_time_from: datetime | None = None
+    start_time_to: datetime | None = None
+    #: user data key -> value (`udata.<key>=<value>`)
+    udata: dict[str, str] = field(default_factory=dict)
+    #: saved data-dip parameter name -> value (`param.<name>=<value>`)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position: the (start_date, id) of the last row of the previous page."""
+
+    start_date: datetime
+    interaction_id: str
+
+
+def insert_customer(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(customers).values(**values))
+
+
+def insert_customer_attributes(
+    conn: Connection, tenant_id: str, customer_id: str, pairs: Sequence[tuple[str, str]]
+) -> None:
+    if not pairs:
+        return
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "position": index,
+            "name": name,
+            "name_ci": name.lower()[:200],
+            "value": value,
+            "value_ci": value.lower()[:500],
+        }
+        for index, (name, value) in enumerate(pairs)
+    ]
+    conn.execute(insert(customer_attributes), rows)
+
+
+def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(interactions).values(**values))
+
+
+def get_interaction(conn: Connection, tenant_id: str, interaction_id: str) -> RowMapping | None:
+    return (
+        conn.execute(
+            select(interactions).where(
+                interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def find_by_idempotency_key(conn: Connection, tenant_id: str, key: str) -> RowMapping | None:
+    return (
+        conn.execute(
+            select(interactions).where(
+                interactions.c.tenant_id == tenant_id, interactions.c.idempotency_key == key
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def find_open_duplicate(
+    conn: Connection,
+    tenant_id: str,
+    customer_number: str,
+    queue_id: str | None,
+    channel_number: str | None,
+) -> RowMapping | None:
+    """An open callback for the same number and the same destination (queue, else channel)."""
+    where = [
+        interactions.c.tenant_id == tenant_id,
+        interactions.c.customer_number == customer_number,
+        interactions.c.status != _STOPPED,
+    ]
+    if queue_id is not None:
+        where.append(interactions.c.queue_id == queue_id)
+    else:
+        where += [
+            interactions.c.queue_id.is_(None),
+            interactions.c.channel_number == channel_number,
+        ]
+    query = select(interactions).where(*where).order_by(interactions.c.start_date).limit(1)
+    return conn.execute(query).mappings().first()
+
+
+def count_requests_for_number(
+    conn: Connection, tenant_id: str, customer_number: str, since: datetime, limit: int
+) -> int:
+    """Requests for a number since `since`, counted up to `limit + 1`."""
+    inner = (
+        select(interactions.c.id)
+        .where(
+            interactions.c.tenant_id == tenant_id,
+            interactions.c.customer_number == customer_number,
+            interactions.c.start_date >= since,
+        )
+        .limit(limit + 1)
+        .subquery()
+    )
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def count_requests_for_tenant(conn: Connection, tenant_id: str, since: datetime, limit: int) -> int:
+    """Requests of a tenant since `since`, counted up to `limit + 1`."""
+    inner = (
+        select(interactions.c.id)
+        .where(interactions.c.tenant_id == tenant_id, interactions.c.start_date >= since)
+        .limit(limit + 1)
+        .subquery()
+    )
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def update_interaction_guarded(
+    conn: Connection,
+    tenant_id: str,
+    interaction_id: str,
+    expected_callback_status: int,
+    values: dict[str, Any],
+) -> bool:
+    """Apply `values` only if the row is still in `expected_callback_status`."""
+    result = conn.execute(
+        update(interactions)
+        .where(
+            interactions.c.tenant_id == tenant_id,
+            interactions.c.id == interaction_id,
+            interactions.c.callback_status == expected_callback_status,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def update_customer(
+    conn: Connection, tenant_id: str, customer_id: str, values: dict[str, Any]
+) -> None:
+    conn.execute(
+        update(customers)
+        .where(customers.c.tenant_id == tenant_id, customers.c.id == customer_id)
+        .values(**values)
+    )
+
+
+def list_interactions(
+    conn: Connection,
+    tenant_id: str,
+    where: InteractionFilter,
+    limit: int,
+    after: Cursor | None = None,
+) -> list[RowMapping]:
+    """Newest first by (start_date, id); `after` continues a previous page."""
+    c = interactions.c
+    clauses: list[Any] = [c.tenant_id == tenant_id]
+    if where.status is not None:
+        clauses.append(c.status == where.status)
+    if where.callback_status is not None:
+        clauses.append(c.callback_status == where.callback_status)
+    if where.customer_number is not None:
+        clauses.append(c.customer_number == where.customer_number)
+    for column, low, high in (
+        (c.start_date, where.start_date_from, where.start_date_to),
+        (c.start_time, where.start_time_from, where.start_time_to),
+    ):
+        if low is not None:
+            clauses.append(column >= low)
+        if high is not None:
+            clauses.append(column < high)
+    for key, value in where.udata.items():
+        clauses.append(c.udata[key].as_string() == value)
+    for name, value in where.params.items():
+        saved = select(session_parameters.c.interaction_id).where(
+            session_parameters.c.tenant_id == tenant_id,
+            session_parameters.c.name == name,
+            session_parameters.c.value == value,
+        )
+        clauses.append(c.id.in_(saved))
+    if after is not None:
+        clauses.append(
+            or_(
+                c.start_date < after.start_date,
+                and_(c.start_date == after.start_date, c.id < after.interaction_id),
+            )
+        )
+    query = select(interactions).where(*clauses).order_by(c.start_date.desc(), c.id.desc())
+    return list(conn.execute(query.limit(limit)).mappings())
