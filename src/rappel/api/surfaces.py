@@ -6,11 +6,18 @@ appending its plugin here.
 
 from __future__ import annotations
 
+from rappel.api import contextdata, webcallback
 from rappel.api.app import Plugin
 from rappel.api.datadip import plugin as datadip_plugin
+from rappel.api.native import callbacks as native_callbacks
+from rappel.api.native import interactions as native_interactions
 from rappel.api.native.webhooks import webhooks_plugin
 
 PLUGINS: list[Plugin] = [
+    webcallback.plugin,
+    contextdata.plugin,
+    native_interactions.plugin,
+    native_callbacks.plugin,
     webhooks_plugin,
     datadip_plugin,
 ]
