@@ -6,12 +6,13 @@ appending its plugin here.
 
 from __future__ import annotations
 
-from rappel.api import contextdata, webcallback
+from rappel.api import contextdata, web, webcallback, widget
 from rappel.api.app import Plugin
 from rappel.api.datadip import plugin as datadip_plugin
 from rappel.api.native import callbacks as native_callbacks
 from rappel.api.native import interactions as native_interactions
 from rappel.api.native.webhooks import webhooks_plugin
+from rappel.api.obi import plugin as obi_plugin
 
 PLUGINS: list[Plugin] = [
     webcallback.plugin,
@@ -20,4 +21,7 @@ PLUGINS: list[Plugin] = [
     native_callbacks.plugin,
     webhooks_plugin,
     datadip_plugin,
+    widget.plugin,
+    web.plugin,
+    obi_plugin,
 ]

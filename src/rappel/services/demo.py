@@ -10,8 +10,10 @@ from sqlalchemy import Connection, insert, select
 from rappel.clock import Clock
 from rappel.domain.tenancy import TokenKind
 from rappel.services import provisioning, tenancy
+from rappel.services.customers import provision_demo_obi
 from rappel.services.datadip import provision_demo_datadip
 from rappel.services.secrets import token_hash
+from rappel.services.widget import provision_demo_widget
 from rappel.store.db import Database
 from rappel.store.tables import activities, api_tokens, campaigns, dialers
 
@@ -141,6 +143,8 @@ def provision_demo(db: Database, clock: Clock) -> DemoReport:
             provisioning.create_user(db, clock, tid, {**spec, "queue_ids": queues})
             report.created.append(f"user {spec['username']}")
     report.created += provision_demo_datadip(db, clock, tid)
+    report.created += provision_demo_widget(db, clock, tid)
+    report.created += provision_demo_obi(db, clock, tid)
     return report
 
 
