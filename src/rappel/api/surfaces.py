@@ -10,6 +10,7 @@ from rappel.api import contextdata, web, webcallback, widget
 from rappel.api.app import Plugin
 from rappel.api.datadip import plugin as datadip_plugin
 from rappel.api.native import callbacks as native_callbacks
+from rappel.api.native import dashboard
 from rappel.api.native import interactions as native_interactions
 from rappel.api.native.webhooks import webhooks_plugin
 from rappel.api.obi import plugin as obi_plugin
@@ -23,5 +24,6 @@ PLUGINS: list[Plugin] = [
     datadip_plugin,
     widget.plugin,
     web.plugin,
+    dashboard.plugin,
     obi_plugin,
 ]

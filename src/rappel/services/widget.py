@@ -285,16 +285,19 @@ def availability(db: Database, clock: Clock, ctx: WidgetContext, day: date) -> l
 
 
 def estimate(db: Database, clock: Clock, ctx: WidgetContext) -> Estimate:
+    return queue_estimate(db, clock, ctx.tenant, ctx.queue_id)
+
+
+def queue_estimate(db: Database, clock: Clock, tenant: Tenant, queue_id: str) -> Estimate:
+    """The wait a new "call me now" request on the queue can expect (module docstring)."""
     now = clock.now()
-    zone = ZoneInfo(ctx.tenant.time_zone)
-    hours = CallingHours.parse(ctx.tenant.hard_hours_start, ctx.tenant.hard_hours_end)
+    zone = ZoneInfo(tenant.time_zone)
+    hours = CallingHours.parse(tenant.hard_hours_start, tenant.hard_hours_end)
     opens = next_allowed(now, zone, None, hours, customer_requested=True)
     with db.read() as conn:
-        waiting = store.count_waiting(conn, ctx.tenant.id, ctx.queue_id, now)
-        agents = store.count_logged_in_agents(conn, ctx.tenant.id, ctx.queue_id)
-        samples = store.handle_seconds_since(
-            conn, ctx.tenant.id, ctx.queue_id, now - timedelta(days=7)
-        )
+        waiting = store.count_waiting(conn, tenant.id, queue_id, now)
+        agents = store.count_logged_in_agents(conn, tenant.id, queue_id)
+        samples = store.handle_seconds_since(conn, tenant.id, queue_id, now - timedelta(days=7))
     handle = sum(samples) / len(samples) if len(samples) >= MIN_HANDLE_SAMPLES else DEFAULT_HANDLE_S
     wait = int((waiting // agents) * handle) if agents else None
     is_open = opens == now
