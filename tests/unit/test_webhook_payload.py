@@ -103,6 +103,13 @@ def test_unanswered_call_gives_zero_times_and_empty_codes() -> None:
     assert fields["ctl_result"] == ""
 
 
+def test_result_without_a_wrap_up_is_the_engine_stop_reason() -> None:
+    interaction = _interaction(disposition=None, stopped_reason="EXPIRED", callback_status=14)
+    fields = _fields(payload_pairs("W1", interaction, None, TENANT, NOW))
+    assert fields["ctl_result"] == "EXPIRED"
+    assert fields["ctl_callback_status"] == "14"
+
+
 def test_clock_tokens_use_the_tenant_zone_at_processing_time() -> None:
     udata = {"stamp": "$year$-$month$-$date$ $hours$:$minutes$:$seconds$", "eq": "a$equal$b"}
     fields = _fields(payload_pairs("W1", _interaction(udata=udata), ATTEMPT, TENANT, NOW))

@@ -157,7 +157,8 @@ def payload_pairs(
         ("ctl_call_result", _text(interaction.get("call_result"))),
         ("ctl_attempts", _text(interaction.get("attempts"))),
         ("ctl_external_id", _text(interaction.get("external_id"))),
-        ("ctl_result", _text(disposition.get("result"))),
+        # The agent's result, else the engine's (EXPIRED, MAXCALLS, ...) kept in stopped_reason.
+        ("ctl_result", _text(disposition.get("result") or interaction.get("stopped_reason"))),
         ("ctl_classifier", _text(disposition.get("classifier"))),
         ("ctl_tenant_time_zone", ctx.tenant_time_zone),
     ]
