@@ -134,7 +134,7 @@ def static(request: Request, path: str) -> Response:
     if base not in target.parents or target.suffix not in TYPES:
         return Response("not found", status_code=404, media_type="text/plain")
     vendored = "vendor" in target.relative_to(base).parts
-    cache = "public, max-age=86400, immutable" if vendored else "no-cache"
+    cache = "public, max-age=86400" if vendored else "no-cache"
     headers = {"Cross-Origin-Resource-Policy": "cross-origin"} if path == "widget.css" else {}
     if headers:
         headers["Access-Control-Allow-Origin"] = "*"
