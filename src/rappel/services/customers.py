@@ -1,0 +1,489 @@
+"""Campaign customer use cases: add (one or in bulk), read, search, delete; do-not-call lists.
+
+Numbers: up to three, `;`-separated in priority order (one trailing `;` is
+allowed, as in the seed). `numbers` keeps the client's text; number1..3 hold
+E.164 for the dialer and data dips, normalised with the tenant's default dial
+plan and, when the customer has a time zone, that zone's country as region.
+Placeholder numbers like the seed's `+52145200` are accepted (WELL_FORMED).
+When numbers are given, attributes Phone1..Phone3 are replaced by them; when
+not, attribute Phone1 (and Phone2, Phone3) supply the numbers.
+
+Bulk adds validate every item, then insert the valid ones with multi-row
+INSERTs in one transaction. An externalId already in the campaign, or given
+to more than one item of the same request, fails every item that carries it.
+A customer whose numbers are all on a do-not-call list is stored FILTERED.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, select
+
+from rappel.clock import Clock
+from rappel.domain import phone
+from rappel.domain.codes import DialingMode
+from rappel.domain.errors import NotFound, ValidationFailed
+from rappel.domain.ids import new_id
+from rappel.domain.results import CustomerResult
+from rappel.store import campaigns as campaign_store
+from rappel.store import customers as store
+from rappel.store import tenancy as tenancy_store
+from rappel.store.db import Database
+from rappel.store.tables import users
+
+#: Most customers one OBI customers/list request may carry (the seed recommends 100).
+MAX_BULK = 1000
+#: Most customers one native bulk request may carry.
+MAX_NATIVE_BULK = 10000
+MAX_ATTRIBUTES = 100
+MAX_VALUE = 4000
+PHONE_ATTRIBUTES = ("phone1", "phone2", "phone3")
+
+
+class TooManyCustomers(ValidationFailed):
+    """A bulk request over the maximum (OBI answers 413)."""
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """One customer to add, already typed by the surface."""
+
+    external_id: str | None = None
+    numbers: str | None = None
+    date: datetime | None = None
+    agent_id: str | None = None
+    dialing_mode: DialingMode | None = None
+    preview_time: int | None = None
+    priority: int | None = None
+    time_zone: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+class Outcome(StrEnum):
+    """What became of one item of a bulk add."""
+
+    CREATED = "created"  #: validated and stored (OBI 201)
+    VALID = "valid"  #: validated, not stored because another item failed (OBI 200)
+    INVALID = "invalid"  #: refused (OBI 400 with the error text)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    outcome: Outcome
+    id: str | None = None
+    error: ValidationFailed | None = None
+
+
+@dataclass
+class _Prepared:
+    row: dict[str, Any]
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dial_plan(conn: Connection, tenant_id: str) -> phone.DialPlan:
+    tenant = tenancy_store.get_tenant(conn, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    row = (
+        tenancy_store.get_dial_plan(conn, tenant_id, tenant.default_dial_plan_id)
+        if tenant.default_dial_plan_id is not None
+        else None
+    )
+    if row is None:
+        return phone.DialPlan(0, phone.region_for_time_zone(tenant.time_zone) or "US")
+    rules = [
+        phone.PrefixRule(r["match"], r.get("replace", ""))
+        if isinstance(r, dict)
+        else phone.PrefixRule.parse(str(r))
+        for r in row["prefix_rules"] or []
+    ]
+    return phone.DialPlan(row["plan_id"], row["default_region"], rules)
+
+
+def _invalid(field_name: str, value: object, reason: str) -> ValidationFailed:
+    return ValidationFailed(field_name, f"Invalid {field_name}: {value} : {reason}")
+
+
+def split_numbers(raw: str) -> list[str]:
+    """The numbers of an OBI `numbers` value, or ValidationFailed with the seed's text."""
+    parts = raw.split(";")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts = parts[:-1]
+    if not parts or any(not p.strip() for p in parts):
+        raise ValidationFailed("numbers", f"Invalid numbers: '{raw}'")
+    if len(parts) > 3:
+        raise ValidationFailed("numbers", f"Invalid numbers: '{raw}' : At most 3 numbers")
+    return [p.strip() for p in parts]
+
+
+def normalise_numbers(raw: str, plan: phone.DialPlan, region: str | None) -> list[str]:
+    out = []
+    for part in split_numbers(raw):
+        try:
+            out.append(
+                phone.normalize(part, plan, region=region, accept=phone.Acceptance.WELL_FORMED)
+            )
+        except ValidationFailed as exc:
+            raise ValidationFailed("numbers", f"Invalid numbers: '{raw}'") from exc
+    return out
+
+
+def _prepare(
+    item: NewCustomer, tenant_id: str, campaign_id: str, plan: phone.DialPlan, now: datetime
+) -> _Prepared:
+    attributes = list(item.attributes)
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise _invalid("attributes", len(attributes), f"At most {MAX_ATTRIBUTES} attributes")
+    for name, value in attributes:
+        if not name.strip() or len(name) > 200:
+            raise _invalid("attributes", name, "Attribute name must be 1 to 200 characters")
+        if len(value) > MAX_VALUE:
+            raise _invalid("attributes", name, f"Attribute value over {MAX_VALUE} characters")
+    if item.numbers is not None and item.numbers.strip():
+        raw = item.numbers
+        attributes = [a for a in attributes if a[0].lower() not in PHONE_ATTRIBUTES]
+        parts = split_numbers(raw)
+        attributes += [(f"Phone{i}", number) for i, number in enumerate(parts, 1)]
+    else:
+        given = {name.lower(): value for name, value in attributes}
+        if not given.get("phone1", "").strip():
+            raise ValidationFailed(
+                "numbers", "Invalid numbers: '' : Give numbers or attribute Phone1"
+            )
+        raw = ";".join(given[p] for p in PHONE_ATTRIBUTES if given.get(p, "").strip())
+    if item.time_zone is not None:
+        from rappel.services.campaigns import check_time_zone
+
+        check_time_zone(item.time_zone)
+    region = phone.region_for_time_zone(item.time_zone) if item.time_zone else None
+    numbers = normalise_numbers(raw, plan, region)
+    if item.external_id is not None and len(item.external_id) > 200:
+        raise _invalid("externalId", item.external_id[:40], "At most 200 characters")
+    if item.preview_time is not None and not 0 <= item.preview_time <= 3600:
+        raise _invalid("previewTime", item.preview_time, "Must be from 0 to 3600")
+    if item.priority is not None and not -(10**6) <= item.priority <= 10**6:
+        raise _invalid("priority", item.priority, "Must be from -1000000 to 1000000")
+    customer_id = new_id()
+    row = {
+        "tenant_id": tenant_id,
+        "id": customer_id,
+        "campaign_id": campaign_id,
+        "activity_id": None,
+        "external_id": item.external_id or customer_id,
+        "numbers": raw,
+        "number1": numbers[0],
+        "number2": numbers[1] if len(numbers) > 1 else None,
+        "number3": numbers[2] if len(numbers) > 2 else None,
+        "attributes": [{"name": n, "value": v} for n, v in attributes],
+        "result": CustomerResult.DIALING.value,
+        "call_result": None,
+        "classifier": None,
+        "call_count": 0,
+        "last_b_number": 0,
+        "next_call_at": item.date or now,
+        "agent_id": item.agent_id,
+        "dialing_mode": item.dialing_mode.value if item.dialing_mode else None,
+        "preview_time": item.preview_time,
+        "priority": item.priority or 0,
+        "time_zone": item.time_zone,
+        "state": 0,
+        "import_tag": None,
+        "amount": None,
+        "script": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "created_at": now,
+        "modified_at": now,
+    }
+    attribute_rows = [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "position": position,
+            "name": name,
+            "name_ci": name.lower()[:200],
+            "value": value,
+            "value_ci": value.lower()[:500],
+        }
+        for position, (name, value) in enumerate(attributes)
+    ]
+    return _Prepared(row, attribute_rows)
+
+
+def add_customers(
+    db: Database,
+    clock: Clock,
+    tenant_id: str,
+    campaign_id: str,
+    items: Sequence[NewCustomer | ValidationFailed],
+    *,
+    stop_if_invalid: bool = False,
+    max_items: int = MAX_BULK,
+) -> list[ItemResult]:
+    """Validate every item, then store the valid ones in one transaction (batched INSERTs).
+
+    Items the surface could not even parse arrive as their ValidationFailed.
+    With `stop_if_invalid`, one invalid item means nothing is stored.
+    """
+    if len(items) > max_items:
+        raise TooManyCustomers(
+            "body", f"Too many customers: {len(items)} given, at most {max_items} per request"
+        )
+    now = clock.now()
+    with db.begin() as conn:
+        if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
+            raise NotFound(f"Campaign {campaign_id} not found")
+        plan = dial_plan(conn, tenant_id)
+        prepared: list[_Prepared | ValidationFailed] = []
+        for item in items:
+            if isinstance(item, ValidationFailed):
+                prepared.append(item)
+                continue
+            try:
+                prepared.append(_prepare(item, tenant_id, campaign_id, plan, now))
+            except ValidationFailed as exc:
+                prepared.append(exc)
+        _check_unique(conn, tenant_id, campaign_id, items, prepared)
+        _check_agents(conn, tenant_id, prepared)
+        valid = [p for p in prepared if isinstance(p, _Prepared)]
+        if stop_if_invalid and len(valid) < len(prepared):
+            return [
+                ItemResult(Outcome.INVALID, error=p)
+                if isinstance(p, ValidationFailed)
+                else ItemResult(Outcome.VALID)
+                for p in prepared
+            ]
+        _apply_dnc(conn, tenant_id, campaign_id, valid)
+        store.insert_customers(
+            conn, [p.row for p in valid], [a for p in valid for a in p.attributes]
+        )
+    return [
+        ItemResult(Outcome.INVALID, error=p)
+        if isinstance(p, ValidationFailed)
+        else ItemResult(Outcome.CREATED, id=p.row["id"])
+        for p in prepared
+    ]
+
+
+def _check_unique(
+    conn: Connection,
+    tenant_id: str,
+    campaign_id: str,
+    items: Sequence[NewCustomer | ValidationFailed],
+    prepared: list[_Prepared | ValidationFailed],
+) -> None:
+    given = [
+        item.external_id if isinstance(item, NewCustomer) and item.external_id else None
+        for item in items
+    ]
+    seen = Counter(g for g in given if g is not None)
+    taken = store.existing_external_ids(conn, tenant_id, campaign_id, seen)
+    for index, external_id in enumerate(given):
+        if external_id is not None and (seen[external_id] > 1 or external_id in taken):
+            if isinstance(prepared[index], _Prepared):
+                prepared[index] = _invalid("externalId", external_id, "Value is not unique")
+
+
+def _check_agents(
+    conn: Connection, tenant_id: str, prepared: list[_Prepared | ValidationFailed]
+) -> None:
+    wanted = {p.row["agent_id"] for p in prepared if isinstance(p, _Prepared) and p.row["agent_id"]}
+    if not wanted:
+        return
+    known = set(
+        conn.execute(
+            select(users.c.id).where(users.c.tenant_id == tenant_id, users.c.id.in_(sorted(wanted)))
+        ).scalars()
+    )
+    for index, p in enumerate(prepared):
+        if isinstance(p, _Prepared) and p.row["agent_id"] and p.row["agent_id"] not in known:
+            prepared[index] = _invalid("agentId", p.row["agent_id"], "Unknown agent")
+
+
+def _apply_dnc(conn: Connection, tenant_id: str, campaign_id: str, valid: list[_Prepared]) -> None:
+    numbers = {p.row[k] for p in valid for k in ("number1", "number2", "number3") if p.row[k]}
+    blocked = store.blocked_numbers(conn, tenant_id, campaign_id, numbers)
+    if not blocked:
+        return
+    for p in valid:
+        own = [p.row[k] for k in ("number1", "number2", "number3") if p.row[k]]
+        if all(n in blocked for n in own):
+            p.row["result"] = CustomerResult.FILTERED.value
+
+
+def add_customer(
+    db: Database, clock: Clock, tenant_id: str, campaign_id: str, item: NewCustomer
+) -> str:
+    """Add one customer; its id, or the ValidationFailed of the bulk path."""
+    (result,) = add_customers(db, clock, tenant_id, campaign_id, [item])
+    if result.error is not None:
+        raise result.error
+    assert result.id is not None
+    return result.id
+
+
+def get_customer(db: Database, tenant_id: str, campaign_id: str, customer_id: str) -> RowMapping:
+    with db.read() as conn:
+        row = store.get_customer(conn, tenant_id, campaign_id, customer_id)
+    if row is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    return row
+
+
+def delete_customer(db: Database, tenant_id: str, campaign_id: str, customer_id: str) -> None:
+    with db.begin() as conn:
+        if not store.delete_customer(conn, tenant_id, campaign_id, customer_id):
+            raise NotFound(f"Customer {customer_id} not found")
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """OBI customer search: field patterns, agents, date ranges, attribute, paging."""
+
+    patterns: tuple[tuple[str, str], ...] = ()
+    agent_ids: tuple[str, ...] | None = None
+    date_after: datetime | None = None
+    date_before: datetime | None = None
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+    attribute_name: str | None = None
+    attribute_value: str | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+def list_customers(
+    db: Database, tenant_id: str, campaign_id: str, query: CustomerQuery
+) -> list[RowMapping]:
+    C = store.C
+    conditions: list[ColumnElement[bool]] = []
+    for name, pattern in query.patterns:
+        if name in store.INT_FIELDS and not store.has_wildcards(pattern):
+            try:
+                int(pattern)
+            except ValueError as exc:
+                raise _invalid(name, pattern, "Value is not an integer") from exc
+        conditions.append(store.field_condition(name, pattern, sqlite=not db.is_postgres))
+    if query.agent_ids is not None:
+        conditions.append(C.agent_id.in_(list(query.agent_ids)))
+    for column, after, before in (
+        (C.next_call_at, query.date_after, query.date_before),
+        (C.modified_at, query.modified_after, query.modified_before),
+    ):
+        if after is not None:
+            conditions.append(column >= after)
+        if before is not None:
+            conditions.append(column <= before)
+    if query.attribute_value is not None and not query.attribute_name:
+        raise ValidationFailed("attributeName", "attributeName is required with attributeValue")
+    if query.attribute_name:
+        conditions.append(store.attribute_condition(query.attribute_name, query.attribute_value))
+    with db.read() as conn:
+        if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
+            raise NotFound(f"Campaign {campaign_id} not found")
+        return store.list_customers(
+            conn, tenant_id, campaign_id, conditions, query.offset, query.limit
+        )
+
+
+# -- do not call ------------------------------------------------------------
+
+
+def _dnc_scope(conn: Connection, tenant_id: str, campaign_id: str | None) -> str:
+    if campaign_id is None:
+        return store.TENANT_WIDE
+    if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
+        raise NotFound(f"Campaign {campaign_id} not found")
+    return campaign_id
+
+
+def add_to_dnc(
+    db: Database,
+    clock: Clock,
+    tenant_id: str,
+    numbers: Sequence[str],
+    campaign_id: str | None = None,
+) -> list[str]:
+    """Block numbers tenant-wide or for one campaign; their customers become FILTERED."""
+    now = clock.now()
+    with db.begin() as conn:
+        scope = _dnc_scope(conn, tenant_id, campaign_id)
+        plan = dial_plan(conn, tenant_id)
+        e164 = sorted(
+            {phone.normalize(n, plan, accept=phone.Acceptance.WELL_FORMED) for n in numbers}
+        )
+        store.add_dnc(conn, tenant_id, scope, e164, now)
+        store.refilter(conn, tenant_id, campaign_id, e164, now)
+    return e164
+
+
+def remove_from_dnc(
+    db: Database,
+    clock: Clock,
+    tenant_id: str,
+    numbers: Sequence[str],
+    campaign_id: str | None = None,
+) -> int:
+    """Unblock numbers; customers no longer fully blocked reopen as DIALING."""
+    now = clock.now()
+    with db.begin() as conn:
+        scope = _dnc_scope(conn, tenant_id, campaign_id)
+        plan = dial_plan(conn, tenant_id)
+        e164 = sorted(
+            {phone.normalize(n, plan, accept=phone.Acceptance.WELL_FORMED) for n in numbers}
+        )
+        removed = store.remove_dnc(conn, tenant_id, scope, e164)
+        store.refilter(conn, tenant_id, campaign_id, e164, now)
+    return removed
+
+
+def list_dnc(db: Database, tenant_id: str, campaign_id: str | None = None) -> list[RowMapping]:
+    with db.read() as conn:
+        return store.list_dnc(conn, tenant_id, _dnc_scope(conn, tenant_id, campaign_id))
+
+
+def is_blocked(conn: Connection, tenant_id: str, campaign_id: str | None, e164: str) -> bool:
+    """For the dialer: whether `e164` may not be dialled for this campaign."""
+    return store.is_blocked(conn, tenant_id, campaign_id, e164)
+
+
+_DEMO_PEOPLE = (
+    ("10", "0215428754;98521542", "Europe/Helsinki", "New York", "Gold", "Kathy"),
+    ("7", "951254875;951254875", None, "New York", "Gold", "Julie"),
+    ("11", "+4915112345678", "Europe/Berlin", "Berlin", "Silver", "Klaus"),
+    ("12", "+14155550123", "America/Los_Angeles", "San Francisco", "Gold", "Maria"),
+    ("13", "+442079460000", "Europe/London", "London", "Bronze", "John"),
+)
+
+
+def provision_demo_obi(db: Database, clock: Clock, tenant_id: str) -> list[str]:
+    """A few customers in the seed's Test Campaign and Test Preview Campaign. Idempotent."""
+    from rappel.services.demo import PREVIEW_CAMPAIGN_ID, TEST_CAMPAIGN_ID
+
+    created = []
+    for campaign_id in (TEST_CAMPAIGN_ID, PREVIEW_CAMPAIGN_ID):
+        items = [
+            NewCustomer(
+                external_id=external_id,
+                numbers=numbers,
+                time_zone=zone,
+                attributes=(
+                    ("City", city),
+                    ("Classification", level),
+                    ("Address", f"StreetAddress{external_id}"),
+                    ("First Name", first),
+                ),
+            )
+            for external_id, numbers, zone, city, level, first in _DEMO_PEOPLE
+        ]
+        results = add_customers(db, clock, tenant_id, campaign_id, items)
+        added = sum(1 for r in results if r.outcome is Outcome.CREATED)
+        if added:
+            created.append(f"{added} OBI demo customers in campaign {campaign_id}")
+    return created

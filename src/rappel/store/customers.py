@@ -1,0 +1,346 @@
+"""Queries for campaign customers, their indexed attributes and the do-not-call list.
+
+Searches take OBI patterns (`*` any run, `?` one character). They become SQL
+LIKE with `\\` escaping. Text fields compare case-insensitively; the
+external id compares exactly (case-sensitive), so `externalId=12*` becomes an
+index range scan on (tenant, campaign, external_id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, CustomerResult
+from rappel.store.tables import customer_attributes, customers, do_not_call
+
+C = customers.c
+#: Rows per multi-row INSERT: keeps SQLite under its 32766 bound parameters.
+BATCH_ROWS = 500
+FINAL_VALUES = sorted(r.value for r in HANDLED_RESULTS | CLOSED_RESULTS)
+
+#: OBI searchable customer fields and their columns; integers compare as numbers.
+TEXT_FIELDS: dict[str, Any] = {
+    "numbers": C.numbers,
+    "result": C.result,
+    "callResult": C.call_result,
+    "classifier": C.classifier,
+    "dialingMode": C.dialing_mode,
+    "timeZone": C.time_zone,
+}
+INT_FIELDS: dict[str, Any] = {
+    "callCount": C.call_count,
+    "lastBNumber": C.last_b_number,
+    "previewTime": C.preview_time,
+    "priority": C.priority,
+}
+SEARCHABLE = ("externalId", *TEXT_FIELDS, *INT_FIELDS)
+
+
+# -- patterns ---------------------------------------------------------------
+
+
+def has_wildcards(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
+def like_pattern(pattern: str) -> str:
+    """OBI `*`/`?` pattern as a LIKE pattern escaped with backslash."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The same pattern for values computed outside SQL (case-insensitive)."""
+    parts = [".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern]
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def text_match(column: Any, pattern: str) -> ColumnElement[bool]:
+    """Case-insensitive pattern match on a text column."""
+    if not has_wildcards(pattern):
+        return func.lower(column) == pattern.lower()
+    return func.lower(column).like(like_pattern(pattern.lower()), escape="\\")
+
+
+def exact_match(column: Any, pattern: str, *, sqlite: bool) -> ColumnElement[bool]:
+    """Case-sensitive match that an index on `column` can serve for a prefix pattern."""
+    if not has_wildcards(pattern):
+        return column == pattern  # type: ignore[no-any-return]
+    prefix = re.split(r"[*?]", pattern, maxsplit=1)[0]
+    clauses: list[ColumnElement[bool]] = []
+    if prefix:
+        clauses += [column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+    if pattern != prefix + "*":
+        # SQLite's LIKE ignores case, its GLOB does not; PostgreSQL's LIKE does not either.
+        clauses.append(
+            column.op("GLOB")(_glob(pattern))
+            if sqlite
+            else column.like(like_pattern(pattern), escape="\\")
+        )
+    return and_(true(), *clauses)
+
+
+def _glob(pattern: str) -> str:
+    return "".join(f"[{ch}]" if ch == "[" else ch for ch in pattern)
+
+
+def int_match(column: Any, pattern: str) -> ColumnElement[bool]:
+    if not has_wildcards(pattern):
+        return column == int(pattern)  # type: ignore[no-any-return]
+    return cast(column, String).like(like_pattern(pattern), escape="\\")
+
+
+# -- customers --------------------------------------------------------------
+
+
+def insert_customers(
+    conn: Connection, rows: Sequence[dict[str, Any]], attributes: Sequence[dict[str, Any]]
+) -> None:
+    """Multi-row INSERTs of customers then their attribute rows, in batches."""
+    for start in range(0, len(rows), BATCH_ROWS):
+        conn.execute(insert(customers).values(list(rows[start : start + BATCH_ROWS])))
+    size = BATCH_ROWS * 3
+    for start in range(0, len(attributes), size):
+        conn.execute(insert(customer_attributes).values(list(attributes[start : start + size])))
+
+
+def existing_external_ids(
+    conn: Connection, tenant_id: str, campaign_id: str, external_ids: Iterable[str]
+) -> set[str]:
+    wanted = sorted(set(external_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), BATCH_ROWS):
+        chunk = wanted[start : start + BATCH_ROWS]
+        found.update(
+            conn.execute(
+                select(C.external_id).where(
+                    C.tenant_id == tenant_id,
+                    C.campaign_id == campaign_id,
+                    C.external_id.in_(chunk),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def get_customer(
+    conn: Connection, tenant_id: str, campaign_id: str, customer_id: str
+) -> RowMapping | None:
+    return (
+        conn.execute(
+            select(customers).where(
+                C.tenant_id == tenant_id, C.campaign_id == campaign_id, C.id == customer_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def delete_customer(conn: Connection, tenant_id: str, campaign_id: str, customer_id: str) -> bool:
+    done = conn.execute(
+        delete(customers).where(
+            C.tenant_id == tenant_id, C.campaign_id == campaign_id, C.id == customer_id
+        )
+    )
+    return done.rowcount == 1
+
+
+def field_condition(field: str, pattern: str, *, sqlite: bool) -> ColumnElement[bool]:
+    """One OBI field search as SQL; raises ValueError for a non-numeric integer search."""
+    if field == "externalId":
+        return exact_match(C.external_id, pattern, sqlite=sqlite)
+    if field in TEXT_FIELDS:
+        return text_match(TEXT_FIELDS[field], pattern)
+    return int_match(INT_FIELDS[field], pattern)
+
+
+def attribute_condition(name: str, value: str | None) -> ColumnElement[bool]:
+    """Customers with attribute `name` (case-insensitive), optionally of `value` (a pattern)."""
+    A = customer_attributes.c
+    inner = select(A.customer_id).where(A.tenant_id == C.tenant_id, A.name_ci == name.lower())
+    if value is not None:
+        lowered = value.lower()[:500]
+        clause = (
+            A.value_ci.like(like_pattern(lowered), escape="\\")
+            if has_wildcards(lowered)
+            else A.value_ci == lowered
+        )
+        inner = inner.where(clause)
+    return C.id.in_(inner)
+
+
+def list_customers(
+    conn: Connection,
+    tenant_id: str,
+    campaign_id: str,
+    conditions: Sequence[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+) -> list[RowMapping]:
+    query = (
+        select(customers)
+        .where(C.tenant_id == tenant_id, C.campaign_id == campaign_id, *conditions)
+        .order_by(C.external_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def reopen_max_calls(
+    conn: Connection, tenant_id: str, campaign_id: str, max_attempts: int, now: datetime
+) -> int:
+    """MAXCALLS customers with calls left under a raised RetryCount become DIALING again."""
+    done = conn.execute(
+        update(customers)
+        .where(
+            C.tenant_id == tenant_id,
+            C.campaign_id == campaign_id,
+            C.result == CustomerResult.MAXCALLS.value,
+            C.call_count < max_attempts,
+        )
+        .values(result=CustomerResult.DIALING.value, next_call_at=now, modified_at=now)
+    )
+    return int(done.rowcount)
+
+
+# -- do not call ------------------------------------------------------------
+
+D = do_not_call.c
+TENANT_WIDE = ""
+
+
+def blocked_numbers(
+    conn: Connection, tenant_id: str, campaign_id: str, numbers: Iterable[str]
+) -> set[str]:
+    """Which of `numbers` the tenant-wide or the campaign's list blocks."""
+    wanted = sorted(set(numbers))
+    found: set[str] = set()
+    for start in range(0, len(wanted), BATCH_ROWS):
+        found.update(
+            conn.execute(
+                select(D.number).where(
+                    D.tenant_id == tenant_id,
+                    D.campaign_id.in_([TENANT_WIDE, campaign_id]),
+                    D.number.in_(wanted[start : start + BATCH_ROWS]),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def is_blocked(conn: Connection, tenant_id: str, campaign_id: str | None, e164: str) -> bool:
+    """Whether the do-not-call list forbids dialling `e164` for this campaign (or tenant-wide)."""
+    return bool(blocked_numbers(conn, tenant_id, campaign_id or TENANT_WIDE, [e164]))
+
+
+def add_dnc(
+    conn: Connection, tenant_id: str, campaign_id: str, numbers: Iterable[str], at: datetime
+) -> list[str]:
+    new = sorted(set(numbers) - _listed(conn, tenant_id, campaign_id))
+    if new:
+        conn.execute(
+            insert(do_not_call).values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "campaign_id": campaign_id,
+                        "number": n,
+                        "created_at": at,
+                    }
+                    for n in new
+                ]
+            )
+        )
+    return new
+
+
+def remove_dnc(conn: Connection, tenant_id: str, campaign_id: str, numbers: Iterable[str]) -> int:
+    done = conn.execute(
+        delete(do_not_call).where(
+            D.tenant_id == tenant_id, D.campaign_id == campaign_id, D.number.in_(list(numbers))
+        )
+    )
+    return int(done.rowcount)
+
+
+def list_dnc(conn: Connection, tenant_id: str, campaign_id: str) -> list[RowMapping]:
+    return list(
+        conn.execute(
+            select(do_not_call)
+            .where(D.tenant_id == tenant_id, D.campaign_id == campaign_id)
+            .order_by(D.number)
+        ).mappings()
+    )
+
+
+def _listed(conn: Connection, tenant_id: str, campaign_id: str) -> set[str]:
+    return {r["number"] for r in list_dnc(conn, tenant_id, campaign_id)}
+
+
+def _number_blocked(column: Any) -> ColumnElement[bool]:
+    return or_(
+        column.is_(None),
+        exists().where(
+            D.tenant_id == C.tenant_id,
+            D.campaign_id.in_([TENANT_WIDE, C.campaign_id]),
+            D.number == column,
+        ),
+    )
+
+
+def all_numbers_blocked() -> ColumnElement[bool]:
+    """A customer every one of whose numbers is on a do-not-call list that covers it."""
+    return and_(
+        C.number1.is_not(None),
+        _number_blocked(C.number1),
+        _number_blocked(C.number2),
+        _number_blocked(C.number3),
+    )
+
+
+def refilter(
+    conn: Connection, tenant_id: str, campaign_id: str | None, numbers: Sequence[str], now: datetime
+) -> None:
+    """Re-apply the do-not-call rule to customers holding any of `numbers`.
+
+    Open customers whose numbers are all blocked become FILTERED; FILTERED
+    customers with a number no longer blocked reopen as DIALING.
+    """
+    for start in range(0, len(numbers), BATCH_ROWS):
+        chunk = list(numbers[start : start + BATCH_ROWS])
+        holders = or_(C.number1.in_(chunk), C.number2.in_(chunk), C.number3.in_(chunk))
+        scope = [C.tenant_id == tenant_id, C.campaign_id.is_not(None), holders]
+        if campaign_id:
+            scope.append(C.campaign_id == campaign_id)
+        conn.execute(
+            update(customers)
+            .where(*scope, C.result.not_in(FINAL_VALUES), all_numbers_blocked())
+            .values(result=CustomerResult.FILTERED.value, modified_at=now)
+        )
+        conn.execute(
+            update(customers)
+            .where(*scope, C.result == CustomerResult.FILTERED.value, ~all_numbers_blocked())
+            .values(result=CustomerResult.DIALING.value, next_call_at=now, modified_at=now)
+        )
