@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from rappel.api.auth import container
-from rappel.api.errors import ErrorRenderers
+from rappel.api.errors import ErrorRenderers, problem_renderer
 from rappel.api.native import datadip_config
 from rappel.bootstrap import Container
 from rappel.domain.crm_dip import DipStage
@@ -157,5 +157,7 @@ def _dipper_lifespan(c: Container) -> Any:
 def plugin(app: FastAPI, c: Container, renderers: ErrorRenderers) -> None:
     app.include_router(router)
     app.include_router(datadip_config.router)
+    # A longer prefix than any other surface's ("/data" is Nixxis ContextData's).
+    renderers.register("/datadip", problem_renderer)
     app.state.registry.register(DipMetrics(c))
     app.state.startup_hooks.append(_dipper_lifespan)

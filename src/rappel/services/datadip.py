@@ -158,7 +158,6 @@ DEMO_CONFIG: dict[str, Any] = {
             ("ssn-last-four", "attribute:SsnLastFour", True, False),
         )
     ],
-    "campaigns": [],
 }
 
 
@@ -167,9 +166,11 @@ def provision_demo_datadip(db: Database, clock: Clock, tenant_id: str) -> list[s
     from rappel.services.demo import WEB_CAMPAIGN_ID
 
     created = []
+    # Only the campaign's records: every callback also makes a record of its caller's number.
+    config = {**DEMO_CONFIG, "campaigns": [WEB_CAMPAIGN_ID]}
     with db.begin() as conn:
         if store.get_provider_config(conn, tenant_id) is None:
-            store.put_provider_config(conn, tenant_id, DEMO_CONFIG, clock.now())
+            store.put_provider_config(conn, tenant_id, config, clock.now())
             created.append("data-dip provider configuration")
         found = conn.execute(
             select(customers.c.id).where(
