@@ -9,11 +9,13 @@ from __future__ import annotations
 from rappel.api import contextdata, web, webcallback, widget
 from rappel.api.app import Plugin
 from rappel.api.datadip import plugin as datadip_plugin
+from rappel.api.native import agent as native_agent
 from rappel.api.native import callbacks as native_callbacks
 from rappel.api.native import dashboard
 from rappel.api.native import interactions as native_interactions
 from rappel.api.native.webhooks import webhooks_plugin
 from rappel.api.obi import plugin as obi_plugin
+from rappel.engine.worker import engine_plugin
 
 PLUGINS: list[Plugin] = [
     webcallback.plugin,
@@ -26,4 +28,6 @@ PLUGINS: list[Plugin] = [
     web.plugin,
     dashboard.plugin,
     obi_plugin,
+    native_agent.plugin,
+    engine_plugin,
 ]

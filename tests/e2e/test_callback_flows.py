@@ -1,0 +1,190 @@
+"""Whole callback flows on the virtual clock: request, dial, agent, disposition, final state.
+
+The real engine runs against a SQLite file with the `sim` driver; time moves
+only when the test advances the VirtualClock, so an hour of calls takes a
+fraction of a second and every outcome is fixed by RAPPEL_SIM_OUTCOMES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from rappel.bootstrap import Container
+from rappel.clock import VirtualClock
+from rappel.config import Settings
+from rappel.domain.agent import AgentState
+from rappel.domain.codes import CallbackFlow, CallbackStatus, CallResult, InteractionStatus
+from rappel.domain.results import CustomerResult, Disposition, TransactionCode
+from rappel.engine.worker import run_engine
+from rappel.services import agents
+from rappel.services.callbacks import CallbackRequest, request_callback
+from rappel.services.demo import CALLBACK_QUEUE_ID, IVR_CHANNEL, provision_demo
+from rappel.store.db import Database
+from rappel.store.migrate import upgrade
+from rappel.store.tables import attempts, interactions, users, webhook_outbox
+
+#: 09:00 in Los Angeles, inside the tenant's hard limits for +1 650 numbers.
+MORNING = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
+ANSWER, BUSY, NO_ANSWER = "16505551212", "16505550000", "16505559999"
+OUTCOMES = f"{ANSWER}=answer;{BUSY}=busy;{NO_ANSWER}=no_answer"
+
+
+class EngineHarness:
+    """A database, a virtual clock, the demo tenant and a running engine."""
+
+    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+        self.db = Database(f"sqlite:///{tmp_path / 'flows.db'}")
+        upgrade(self.db)
+        self.clock = VirtualClock(MORNING)
+        self.tenant_id = provision_demo(self.db, self.clock).tenant_id
+        values: dict[str, Any] = {
+            "database_url": self.db.url,
+            "secret_key": "test-secret",
+            "sim_outcomes": OUTCOMES,
+            "sim_ring_s": 5.0,
+            "sim_talk_s": 60.0,
+            "sim_wrap_s": 10.0,
+            "offer_timeout_s": 20.0,
+            "lease_s": 30.0,
+        }
+        values.update(settings)
+        self.container = Container(Settings(**values), self.db, self.clock, "test-secret")
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(
+            run_engine(self.container, self._stop, grace_s=0.0, idle_poll_s=5.0)
+        )
+        await self.advance(0)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self.clock.advance(0)
+            await asyncio.wait_for(self._task, timeout=10)
+        self.db.dispose()
+
+    async def advance(self, seconds: float, step: float = 0.5) -> None:
+        """Move virtual time forward in small steps so every task gets its turn."""
+        target = self.clock.now() + timedelta(seconds=seconds)
+        while self.clock.now() < target:
+            await self.clock.run_until(min(target, self.clock.now() + timedelta(seconds=step)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    def agent(self, username: str) -> str:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(users.c.id).where(
+                    users.c.tenant_id == self.tenant_id, users.c.username == username
+                )
+            ).first()
+        assert row is not None
+        return str(row[0])
+
+    def request(self, phone: str, flow: CallbackFlow, **fields: Any) -> str:
+        defaults: dict[str, Any] = {"queue": str(CALLBACK_QUEUE_ID)}
+        if flow is CallbackFlow.CUSTOMER_FIRST:
+            defaults = {"channel_number": IVR_CHANNEL, "queue": str(CALLBACK_QUEUE_ID)}
+        defaults.update(fields)
+        req = CallbackRequest(phone=phone, flow=flow, source="native", **defaults)
+        return request_callback(self.db, self.clock, self.tenant_id, req).interaction_id
+
+    def interaction(self, interaction_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = (
+                conn.execute(select(interactions).where(interactions.c.id == interaction_id))
+                .mappings()
+                .one()
+            )
+        return dict(row)
+
+    def status(self, interaction_id: str) -> CallbackStatus:
+        return CallbackStatus(self.interaction(interaction_id)["callback_status"])
+
+    def attempts(self, interaction_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(attempts)
+                .where(attempts.c.interaction_id == interaction_id)
+                .order_by(attempts.c.attempt_no)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def webhooks(self, interaction_id: str) -> int:
+        with self.db.read() as conn:
+            return len(
+                conn.execute(
+                    select(webhook_outbox.c.id).where(
+                        webhook_outbox.c.interaction_id == interaction_id
+                    )
+                ).all()
+            )
+
+    def state(self, agent_id: str) -> agents.AgentView:
+        return agents.state_of(self.db, self.tenant_id, agent_id)
+
+    def login(self, agent_id: str) -> None:
+        agents.login(self.db, self.clock, self.tenant_id, agent_id)
+
+    def wrap_up(self, agent_id: str, interaction_id: str, result: CustomerResult) -> None:
+        disposition = Disposition(
+            result,
+            classifier="demo",
+            notes="called back",
+            transaction_codes=(TransactionCode("Sales", "S1", "Sold"),),
+        )
+        agents.wrap_up(self.db, self.clock, self.tenant_id, agent_id, interaction_id, disposition)
+
+
+Scenario = Callable[[EngineHarness], Awaitable[None]]
+
+
+def run_scenario(tmp_path: Path, scenario: Scenario, **settings: Any) -> None:
+    """Run `scenario` against a started engine, on a fresh event loop."""
+
+    async def main() -> None:
+        h = EngineHarness(tmp_path, **settings)
+        await h.start()
+        try:
+            await scenario(h)
+        finally:
+            await h.stop()
+
+    asyncio.run(main())
+
+
+def test_agent_first_callback_is_offered_accepted_bridged_and_finalised(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _agent_first_happy_path)
+
+
+async def _agent_first_happy_path(h: EngineHarness) -> None:
+    alice = h.agent("agent1")
+    h.login(alice)
+    iid = h.request(ANSWER, CallbackFlow.AGENT_FIRST, expiration_s=3600)
+    await h.advance(1)
+    assert h.status(iid) is CallbackStatus.SUBMITTED_TO_AGT
+    assert h.state(alice).state is AgentState.PREVIEW
+    agents.accept(h.db, h.clock, h.tenant_id, alice, iid)
+    await h.advance(30)
+    assert h.state(alice).state is AgentState.TALKING
+    [attempt] = h.attempts(iid)
+    assert attempt["call_id"] == f"{iid}-1"
+    assert attempt["answered_at"] is not None
+    await h.advance(600)
+    assert h.state(alice).state is AgentState.WRAPUP
+    h.wrap_up(alice, iid, CustomerResult.SUCCESS)
+    await h.advance(1)
+    row = h.interaction(iid)
+    assert CallbackStatus(row["callback_status"]) is CallbackStatus.FINAL
+    assert InteractionStatus(row["status"]) is InteractionStatus.STOPPED
+    assert row["call_result"] == CallResult.OK
+    assert row["disposition"]["transaction_codes"][0]["code_short"] == "S1"
+    assert h.state(alice).state is AgentState.READY
