@@ -188,3 +188,121 @@ async def _agent_first_happy_path(h: EngineHarness) -> None:
     assert row["call_result"] == CallResult.OK
     assert row["disposition"]["transaction_codes"][0]["code_short"] == "S1"
     assert h.state(alice).state is AgentState.READY
+
+
+def test_customer_first_callback_dials_runs_the_ivr_then_connects_an_agent(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _customer_first)
+
+
+async def _customer_first(h: EngineHarness) -> None:
+    bob = h.agent("agent2")
+    h.login(bob)
+    iid = h.request(ANSWER, CallbackFlow.CUSTOMER_FIRST, delay_s=300)
+    await h.advance(299)
+    assert h.attempts(iid) == []
+    assert h.status(iid) is CallbackStatus.TIMER
+    await h.advance(30)
+    [attempt] = h.attempts(iid)
+    assert attempt["answered_at"] is not None
+    telephony = h.container.parts["engine"].calls.telephony
+    assert telephony.ivr_played(attempt["call_id"]) == ["welcome-callback"]
+    assert h.state(bob).state is AgentState.PREVIEW
+    agents.accept(h.db, h.clock, h.tenant_id, bob, iid)
+    await h.advance(20)
+    assert h.state(bob).state is AgentState.TALKING
+    agents.hang_up(h.db, h.clock, h.tenant_id, bob, iid)
+    await h.advance(2)
+    h.wrap_up(bob, iid, CustomerResult.REFUSAL)
+    await h.advance(1)
+    row = h.interaction(iid)
+    assert CallbackStatus(row["callback_status"]) is CallbackStatus.FINAL
+    assert row["stopped_reason"] == "REFUSAL"
+    assert h.attempts(iid)[0]["customer_result"] == "REFUSAL"
+
+
+def test_busy_customer_is_retried_after_retry_delay_then_ends_maxcalls(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _busy_retries)
+
+
+async def _busy_retries(h: EngineHarness) -> None:
+    iid = h.request(BUSY, CallbackFlow.CUSTOMER_FIRST)
+    await h.advance(10)
+    assert len(h.attempts(iid)) == 1
+    assert h.status(iid) is CallbackStatus.TIMER
+    await h.advance(590)  # the busy signal came 3 s after the dial: the retry is at 603 s
+    assert len(h.attempts(iid)) == 1
+    await h.advance(10)
+    assert len(h.attempts(iid)) == 2
+    await h.advance(2 * 610, step=5)
+    tried = h.attempts(iid)
+    assert [a["call_result"] for a in tried] == [CallResult.BUSY] * 4
+    assert [a["call_id"] for a in tried] == [f"{iid}-{n}" for n in range(1, 5)]
+    row = h.interaction(iid)
+    assert CallbackStatus(row["callback_status"]) is CallbackStatus.FINAL
+    assert row["stopped_reason"] == "MAXCALLS"
+    assert row["attempts"] == 4
+
+
+def test_agent_first_callback_expires_when_no_agent_comes(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _expiry)
+
+
+async def _expiry(h: EngineHarness) -> None:
+    iid = h.request(ANSWER, CallbackFlow.AGENT_FIRST, expiration_s=600)
+    await h.advance(599, step=5)
+    assert h.status(iid) is CallbackStatus.QUEUED
+    await h.advance(5)
+    row = h.interaction(iid)
+    assert CallbackStatus(row["callback_status"]) is CallbackStatus.ENDTIME_EXPIRED
+    assert row["stopped_reason"] == "EXPIRED"
+    assert h.attempts(iid) == []
+
+
+def test_unaccepted_offer_counts_as_rejected_and_goes_to_the_next_agent(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _reject_to_next)
+
+
+async def _reject_to_next(h: EngineHarness) -> None:
+    alice, bob = h.agent("agent1"), h.agent("agent2")
+    h.login(alice)
+    await h.advance(5)
+    h.login(bob)
+    iid = h.request(ANSWER, CallbackFlow.AGENT_FIRST)
+    await h.advance(1)
+    assert h.state(alice).interaction_id == iid  # idle longest
+    await h.advance(20)
+    assert h.state(alice).state is AgentState.READY
+    assert h.state(bob).state is AgentState.PREVIEW
+    assert h.state(bob).interaction_id == iid
+    agents.reject(h.db, h.clock, h.tenant_id, bob, iid)
+    await h.advance(1)
+    assert h.state(alice).interaction_id == iid
+    assert h.status(iid) is CallbackStatus.SUBMITTED_TO_AGT
+
+
+def test_scheduled_window_starts_at_its_start_and_expires_at_its_end(tmp_path: Path) -> None:
+    run_scenario(tmp_path, _scheduled_window)
+
+
+async def _scheduled_window(h: EngineHarness) -> None:
+    start = h.clock.now() + timedelta(hours=1)
+    iid = h.request(
+        NO_ANSWER, CallbackFlow.SCHEDULED, start_time=start, end_time=start + timedelta(minutes=40)
+    )
+    alice = h.agent("agent1")
+    h.login(alice)
+    await h.advance(3599, step=30)
+    assert h.status(iid) is CallbackStatus.TIMER
+    assert h.state(alice).state is AgentState.READY
+    await h.advance(2)
+    assert h.state(alice).state is AgentState.PREVIEW
+    agents.accept(h.db, h.clock, h.tenant_id, alice, iid)
+    await h.advance(60)
+    [attempt] = h.attempts(iid)
+    assert attempt["call_result"] == CallResult.NO_ANSWER
+    assert h.state(alice).state is AgentState.READY
+    # The next try (no-answer delay 30 min) is inside the window, the one after is not.
+    await h.advance(40 * 60, step=10)
+    row = h.interaction(iid)
+    assert CallbackStatus(row["callback_status"]) is CallbackStatus.ENDTIME_EXPIRED
+    assert all(a["placed_at"] < start + timedelta(minutes=40) for a in h.attempts(iid))
