@@ -1,0 +1,282 @@
+"""Intake throughput and latency: the 8x8 GET against a no-op endpoint of the same server.
+
+One server process (uvicorn, the whole Rappel app on a SQLite file, engine off,
+plus a `/bench/noop` route) and one load-generator process (httpx clients on
+threads) on loopback. Three phases in one run:
+
+1. closed loop on `/bench/noop` (as fast as the clients go);
+2. closed loop on `/SC/webcallback.php` (a distinct phone number per request,
+   so every request stores a new callback and commits before its answer);
+3. open loop on `/SC/webcallback.php` at half the rate measured in phase 2;
+   latency counts from each request's scheduled send time, so queueing shows.
+
+Writes docs/benchmarks/intake.md. Usage: `.venv/bin/python benchmarks/intake.py`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "docs" / "benchmarks" / "intake.md"
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
+TOKEN = "fb65d0515b9631c6db72e7e66fe6df49"
+
+
+def serve(db_url: str, port: int, ready: Any) -> None:
+    """The server process: the full app plus a no-op route."""
+    from fastapi.responses import JSONResponse
+
+    from rappel.api.app import create_app
+    from rappel.bootstrap import Container
+    from rappel.clock import WallClock
+    from rappel.config import Settings
+    from rappel.store.db import Database
+
+    settings = Settings(database_url=db_url, secret_key="bench", run_engine=False)
+    container = Container(settings, Database(db_url, pool_size=4), WallClock(), "bench")
+    app = create_app(container)
+
+    @app.get("/bench/noop")
+    async def noop() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/bench/stats")
+    async def stats() -> JSONResponse:
+        committer = container.parts.get("group_commit")
+        return JSONResponse(
+            {"batches": getattr(committer, "batches", 0), "jobs": getattr(committer, "jobs", 0)}
+        )
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    ready.set()
+    server.run()
+
+
+@dataclass
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
+
+
+class Numbers:
+    """Distinct US numbers, so no request is a duplicate of another."""
+
+    def __init__(self, base: int) -> None:
+        self._next = base
+        self._lock = threading.Lock()
+
+    def take(self) -> str:
+        with self._lock:
+            self._next += 1
+            return f"1650{self._next:07d}"
+
+
+def intake_path(numbers: Numbers) -> str:
+    params = {
+        "tenant": "Acme",
+        "token": TOKEN,
+        "phone": numbers.take(),
+        "callback_type": "2",
+        "queue_id": "103",
+        "ctl_userdata": "[foreign_key|1234]",
+    }
+    return "/SC/webcallback.php?" + urlencode(params)
+
+
+def closed_loop(base: str, make_path: Any, seconds: float) -> Result:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                answer = client.get(make_path())
+                spent = (time.perf_counter() - began) * 1000
+                with lock:
+                    latencies.append(spent)
+                    if answer.status_code != 200:
+                        errors[0] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Result(len(latencies), errors[0], time.perf_counter() - started, latencies)
+
+
+def open_loop(base: str, make_path: Any, rate: float, seconds: float) -> Result:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    slots = iter(range(total))
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            while True:
+                with lock:
+                    index = next(slots, None)
+                if index is None:
+                    return
+                due = start + index / rate
+                time.sleep(max(0.0, due - time.perf_counter()))
+                answer = client.get(make_path())
+                spent = (time.perf_counter() - due) * 1000
+                with lock:
+                    latencies.append(spent)
+                    if answer.status_code != 200:
+                        errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY * 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Result(len(latencies), errors[0], seconds, latencies)
+
+
+def load(base: str, out: Any) -> None:
+    """The load-generator process."""
+    numbers = Numbers(5550000)
+    for _ in range(200):  # warm up both routes
+        httpx.get(base + "/bench/noop")
+    httpx.get(base + intake_path(numbers))
+    noop = closed_loop(base, lambda: "/bench/noop", SECONDS)
+    intake = closed_loop(base, lambda: intake_path(numbers), SECONDS)
+    paced = open_loop(base, lambda: intake_path(numbers), intake.rps / 2, SECONDS)
+    stats = httpx.get(base + "/bench/stats").json()
+    out.put((noop, intake, paced, stats))
+
+
+def prepare(db_url: str) -> None:
+    from rappel.clock import WallClock
+    from rappel.services import tenancy
+    from rappel.services.demo import provision_demo
+    from rappel.store.db import Database
+    from rappel.store.migrate import upgrade
+
+    db = Database(db_url)
+    upgrade(db)
+    tenant = provision_demo(db, WallClock()).tenant_id
+    limits = {
+        "max_callbacks_per_number_hour": 1_000_000,
+        "max_callbacks_per_tenant_hour": 1_000_000,
+    }
+    tenancy.update_tenant(db, tenant, limits)
+    db.dispose()
+
+
+def report(noop: Result, intake: Result, paced: Result, stats: dict[str, int]) -> str:
+    ratio = intake.rps / noop.rps if noop.rps else 0.0
+    batch = stats["jobs"] / stats["batches"] if stats["batches"] else 0.0
+    rows = [
+        ("no-op, closed loop", noop),
+        ("8x8 intake, closed loop", intake),
+        (f"8x8 intake, open loop at {intake.rps / 2:.0f} req/s", paced),
+    ]
+    table = "\n".join(
+        f"| {name} | {r.requests} | {r.errors} | {r.rps:.0f} "
+        f"| {statistics.median(r.latencies_ms):.1f} | {r.pct(99):.1f} |"
+        for name, r in rows
+    )
+    verdict_rps = "met" if ratio >= 0.75 else "NOT met"
+    verdict_p99 = "met" if paced.pct(99) < 50 else "NOT met"
+    return f"""## Intake (8x8 web callback GET)
+
+`benchmarks/intake.py`, {time.strftime("%Y-%m-%d")}, Python {platform.python_version()},
+{os.cpu_count()} CPUs, SQLite (WAL, synchronous=NORMAL) file database, one uvicorn
+process, load generator in a second process on loopback ({CONCURRENCY} httpx
+clients on threads, {SECONDS:.0f} s per phase). Every intake request stores a new
+callback (distinct numbers) and is answered only after its commit; commits are
+grouped by the group-commit writer (average {batch:.1f} requests per commit over
+{stats["batches"]} commits).
+
+| phase | requests | non-200 | req/s | p50 ms | p99 ms |
+|---|---|---|---|---|---|
+{table}
+
+- Intake / no-op throughput: **{ratio:.0%}** (target >= 75 %: {verdict_rps}).
+- p99 at half the intake rate: **{paced.pct(99):.1f} ms** (target < 50 ms: {verdict_p99}).
+
+Load average of the machine when the run ended: {os.getloadavg()[0]:.1f} (on
+{os.cpu_count()} CPUs). The load generator shares the cores with the server, so the
+no-op figure is partly bounded by the client; both phases are measured the same
+way in the same run. Figures taken while other work runs on the machine are not
+the server's capacity: rerun `make bench` (or this script) on a quiet machine.
+"""
+
+
+def main() -> int:
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite:///{tmp}/bench.db"
+        prepare(db_url)
+        sock_port = 18000 + os.getpid() % 1000
+        ready = ctx.Event()
+        server = ctx.Process(target=serve, args=(db_url, sock_port, ready), daemon=True)
+        server.start()
+        ready.wait(30)
+        base = f"http://127.0.0.1:{sock_port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    server.terminate()
+                    raise
+                time.sleep(0.1)
+        out = ctx.Queue()
+        loader = ctx.Process(target=load, args=(base, out))
+        loader.start()
+        noop, intake, paced, stats = out.get(timeout=SECONDS * 3 + 120)
+        loader.join(timeout=30)
+        server.terminate()
+        server.join(timeout=10)
+    text = report(noop, intake, paced, stats)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
