@@ -13,6 +13,7 @@ from rappel.api.native import agent as native_agent
 from rappel.api.native import callbacks as native_callbacks
 from rappel.api.native import dashboard
 from rappel.api.native import interactions as native_interactions
+from rappel.api.native import preview as native_preview
 from rappel.api.native.webhooks import webhooks_plugin
 from rappel.api.obi import plugin as obi_plugin
 from rappel.engine.worker import engine_plugin
@@ -29,5 +30,6 @@ PLUGINS: list[Plugin] = [
     dashboard.plugin,
     obi_plugin,
     native_agent.plugin,
+    native_preview.plugin,
     engine_plugin,
 ]

@@ -605,10 +605,11 @@ async def host(
             wait = dialer.options.tick_s if due is None else (due - clock.now()).total_seconds()
             await _sleep_or_stop(clock, max(wait, 0.001), stop)
     finally:
+        held = list(tasks)
         for task in [*tasks.values(), *helpers]:
             task.cancel()
         await asyncio.gather(*tasks.values(), *helpers, return_exceptions=True)
-        dialer.hand_back(list(tasks))
+        dialer.hand_back(held)
 
 
 def _finished(tasks: dict[Key, asyncio.Task[None]], key: Key, task: asyncio.Task[None]) -> None:

@@ -44,6 +44,8 @@ from rappel.store.db import Database
 
 R = CustomerResult
 A = AgentState
+#: Seconds before a skipped, rejected or cut-off record comes back (not straight to the desk).
+REQUEUE_DELAY_S = 300
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def policy_of(campaign: Mapping[str, Any]) -> RetryPolicy:
         retry_count=int(campaign["retry_count"]),
         busy_delay_s=int(campaign["busy_retry_delay_s"]),
         no_answer_delay_s=int(campaign["no_answer_retry_delay_s"]),
+        requeue_delay_s=REQUEUE_DELAY_S,
     )
 
 
