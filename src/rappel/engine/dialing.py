@@ -280,7 +280,7 @@ class Calls:
         except BaseException:
             self._legs.pop(call_id, None)
             raise
-        log.info("dial placed", extra={"call_id": call_id})
+        log.info("dial placed %s", call_id)
         return Leg(call_id, queue, self)
 
     def forget(self, call_id: str) -> None:
