@@ -1,0 +1,157 @@
+"""OBI POST /customers/list: the seed's three answers, limits and formats."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree
+
+import httpx
+from sqlalchemy import func, select
+
+from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
+from rappel.store.db import Database
+from rappel.store.tables import customer_attributes, customers
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+JSON = {**AUTH, "Accept": "application/json"}
+LIST = f"/RI/obi/campaigns/{TEST_CAMPAIGN_ID}/customers/list"
+
+SEED_LIST = [
+    {
+        "attributes": {
+            "attribute": [
+                {"name": "City", "value": city},
+                {"name": "Classification", "value": level},
+                {"name": "First Name", "value": first},
+                {"name": "Last Name", "value": "Smith"},
+            ]
+        },
+        "numbers": f"+5214520{i};",
+    }
+    for i, (city, level, first) in enumerate(
+        [
+            ("New York", "Gold", "Kathy"),
+            ("New York", "Silver", "Bob"),
+            ("London", "Gold", "John"),
+            ("Helsinki", "Gold", "Keith"),
+            ("New York", "Gold", "Kate"),
+        ]
+    )
+]
+
+
+def _count(db: Database, tenant_id: str) -> int:
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    customers.c.tenant_id == tenant_id, customers.c.campaign_id == TEST_CAMPAIGN_ID
+                )
+            ).scalar_one()
+        )
+
+
+def test_seed_list_example_all_added(http: httpx.Client, db: Database, demo: str) -> None:
+    before = _count(db, demo)
+    answer = http.post(LIST, json=SEED_LIST, headers=JSON)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [item["statusCode"] for item in body] == [201] * 5
+    assert all(len(item["id"]) == 32 and set(item) == {"statusCode", "id"} for item in body)
+    assert _count(db, demo) == before + 5
+    with db.read() as conn:
+        attributes = conn.execute(
+            select(func.count()).where(customer_attributes.c.customer_id == body[0]["id"])
+        ).scalar_one()
+    assert attributes == 5  # four given and Phone1 from numbers
+
+
+def test_invalid_item_fails_alone_without_stop(http: httpx.Client, db: Database, demo: str) -> None:
+    items = [{"numbers": f"+5214521{i};"} for i in range(8)]
+    items[3] = {"numbers": "+number;"}
+    answer = http.post(LIST, json=items, headers=JSON)
+    body = answer.json()
+    assert body[3] == {"error": "Invalid numbers: '+number;'", "statusCode": 400}
+    assert [b["statusCode"] for b in body] == [201, 201, 201, 400, 201, 201, 201, 201]
+    assert _count(db, demo) == 5 + 7
+
+
+def test_stop_process_adds_nothing_and_flags_every_duplicate(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    items = [{"numbers": f"+5214522{i};", "externalId": f"e{i}"} for i in range(10)]
+    items[5]["externalId"] = items[7]["externalId"] = "007"
+    answer = http.post(
+        LIST, params={"stopProcessIfInvalidEntriesFound": "true"}, json=items, headers=JSON
+    )
+    body = answer.json()
+    duplicate = {"error": "Invalid externalId: 007 : Value is not unique", "statusCode": 400}
+    assert body[5] == body[7] == duplicate
+    assert [b for i, b in enumerate(body) if i not in (5, 7)] == [{"statusCode": 200}] * 8
+    assert _count(db, demo) == 5
+
+
+def test_external_id_already_in_the_campaign_is_not_unique(http: httpx.Client, demo: str) -> None:
+    body = http.post(
+        LIST, json=[{"numbers": "+14155550100", "externalId": "10"}], headers=JSON
+    ).json()
+    assert body == [{"error": "Invalid externalId: 10 : Value is not unique", "statusCode": 400}]
+
+
+def test_list_in_xml_answers_in_xml(http: httpx.Client, db: Database, demo: str) -> None:
+    xml = (
+        b"<customers>"
+        b"<customer><numbers>+52145230</numbers><attributes><attribute><name>City</name>"
+        b"<value>Rome</value></attribute></attributes></customer>"
+        b"<customer><numbers>bad</numbers></customer>"
+        b"</customers>"
+    )
+    answer = http.post(
+        LIST,
+        content=xml,
+        headers={**AUTH, "Content-Type": "application/xml", "Accept": "text/html"},
+    )
+    assert answer.status_code == 200
+    root = ElementTree.fromstring(answer.content)
+    assert root.tag == "items"
+    codes = [i.findtext("statusCode") for i in root.findall("item")]
+    assert codes == ["201", "400"]
+    single = b"<customers><customer><numbers>+52145231</numbers></customer></customers>"
+    one = http.post(LIST, content=single, headers={**AUTH, "Content-Type": "application/xml"})
+    assert [i.findtext("statusCode") for i in ElementTree.fromstring(one.content)] == ["201"]
+
+
+def test_oversized_lists_and_bodies_are_refused_clearly(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    too_many = [{"numbers": f"+1415555{i:04d}"} for i in range(1001)]
+    answer = http.post(LIST, json=too_many, headers=JSON)
+    assert answer.status_code == 413
+    assert "at most 1000" in answer.json()["error"]
+    huge = json.dumps([{"numbers": "+14155550100", "externalId": "x" * 6_000_000}]).encode()
+    refused = http.post(LIST, content=huge, headers={**JSON, "Content-Type": "application/json"})
+    assert refused.status_code == 413
+    assert _count(db, demo) == 5
+
+
+def test_malformed_lists_are_400_never_500(http: httpx.Client, demo: str) -> None:
+    headers = {**JSON, "Content-Type": "application/json"}
+    for body in (b"", b"{}", b'"x"', b"[1, 2]", b'[{"attributes": 5, "numbers": "1"}]', b"[{]"):
+        answer = http.post(LIST, content=body, headers=headers)
+        assert answer.status_code in (200, 400), body
+        if answer.status_code == 200:
+            assert {i["statusCode"] for i in answer.json()} == {400}
+    assert (
+        http.post(LIST, content=b"<a", headers={**JSON, "Content-Type": "text/xml"}).status_code
+        == 400
+    )
+    assert (
+        http.post(LIST, content=b"x", headers={**JSON, "Content-Type": "text/csv"}).status_code
+        == 415
+    )
+    assert (
+        http.post(
+            LIST, params={"stopProcessIfInvalidEntriesFound": "yes"}, json=[], headers=JSON
+        ).status_code
+        == 400
+    )
