@@ -1,0 +1,106 @@
+"""The OBI codec: negotiation by Accept/Content-Type, XML shape, safe and lenient reading."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+import pytest
+
+from rappel.api.obi.codec import (
+    Format,
+    UnsupportedMediaType,
+    decode,
+    encode,
+    request_format,
+    response_format,
+)
+from rappel.domain.errors import ValidationFailed
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, Format.XML),
+        ("*/*", Format.XML),
+        ("application/json", Format.JSON),
+        ("application/xml", Format.XML),
+        ("text/xml", Format.XML),
+        ("application/xml;q=0.5, application/json", Format.JSON),
+        ("application/json;q=0.1, application/xml;q=0.9", Format.XML),
+        ("application/json;q=0", Format.XML),
+    ],
+)
+def test_response_format_follows_accept_with_xml_as_default(
+    accept: str | None, expected: Format
+) -> None:
+    assert response_format(accept) is expected
+
+
+def test_text_html_accept_answers_in_the_format_of_the_body() -> None:
+    assert response_format("text/html", Format.JSON) is Format.JSON
+    assert response_format("text/html") is Format.XML
+
+
+def test_request_format_from_content_type() -> None:
+    assert request_format("application/json; charset=utf-8") is Format.JSON
+    assert request_format("application/xml") is Format.XML
+    assert request_format("text/xml") is Format.XML
+    assert request_format(None) is Format.XML
+    with pytest.raises(UnsupportedMediaType):
+        request_format("text/plain")
+
+
+def test_xml_uses_json_field_names_and_repeats_list_elements() -> None:
+    value = [
+        {
+            "id": "A",
+            "attributes": {"attribute": [{"name": "City", "value": "Oslo"}]},
+            "script": {
+                "name": "S",
+                "answers": [{"question": "q1", "answer": "a1"}, {"question": "q2", "answer": "a2"}],
+            },
+            "skipped": None,
+            "flag": True,
+        }
+    ]
+    root = ElementTree.fromstring(encode(value, Format.XML, "customers", "customer").body)
+    customer = root.find("customer")
+    assert customer is not None
+    assert customer.findtext("attributes/attribute/name") == "City"
+    assert [a.findtext("answer") for a in customer.findall("script/answers")] == ["a1", "a2"]
+    assert customer.find("skipped") is None
+    assert customer.findtext("flag") == "true"
+
+
+def test_xml_round_trip_of_a_customer_list() -> None:
+    value = [{"numbers": "1", "attributes": {"attribute": [{"name": "a", "value": "b"}]}}]
+    body = encode(value, Format.XML, "customers", "customer").body
+    assert decode(body, Format.XML, list_items=("customer", "attribute")) == value
+
+
+def test_json_encoding_keeps_unicode() -> None:
+    assert encode({"name": "Zoë"}, Format.JSON, "x").body == '{"name":"Zoë"}'.encode()
+
+
+def test_the_seeds_trailing_comma_and_stray_brace_are_tolerated() -> None:
+    assert decode(b'{"a": 1,\n}', Format.JSON) == {"a": 1}
+    assert decode(b'{"a": "x,}"\n}\n}', Format.JSON) == {"a": "x,}"}
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt"),
+    [
+        (b"", Format.JSON),
+        (b"{", Format.JSON),
+        (b'{"a": 1} trailing', Format.JSON),
+        (b"\xff\xfe", Format.JSON),
+        (b"[" * 5000 + b"]" * 5000, Format.JSON),
+        (b"<a><b></a>", Format.XML),
+        (b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', Format.XML),
+        (b'<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>', Format.XML),
+        (b"<a>" * 100 + b"</a>" * 100, Format.XML),
+    ],
+)
+def test_bad_bodies_are_validation_errors(body: bytes, fmt: Format) -> None:
+    with pytest.raises(ValidationFailed):
+        decode(body, fmt)
