@@ -282,7 +282,8 @@ check and JSON included), one client. Target: p99 < 10 ms.
 {chr(10).join(rows)}
 
 Every lookup runs on an index: `ix_customers_external` (tenant, external_id),
-`ix_customers_number1..3` (tenant, numberN; three probes in a UNION), `ix_customer_attributes_lookup` (tenant, name_ci, value_ci),
+`ix_customers_number1..3` (tenant, numberN; three probes in a UNION),
+`ix_customer_attributes_lookup` (tenant, name_ci, value_ci),
 then the newest match by `modified_at` among the few rows found. Load average
 when the run ended: {load:.1f} on {cpus} CPUs; figures taken while other work
 runs on the machine are upper bounds. Rerun: `.venv/bin/python benchmarks/datadip.py`.
