@@ -1,0 +1,67 @@
+"""The native agent API over HTTP: log in, pause, state, offers, supervisors' view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from rappel.services.demo import API_TOKEN, TENANT
+
+ACME = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@contextmanager
+def _login(http: httpx.Client, username: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=str(http.base_url), timeout=10) as client:
+        answer = client.post(
+            "/v1/auth/login", json={"tenant": TENANT, "username": username, "password": password}
+        )
+        assert answer.status_code == 200, answer.text
+        yield client
+
+
+def test_agent_logs_in_pauses_and_logs_out_with_its_session(http: httpx.Client, demo: str) -> None:
+    with _login(http, "agent1", "agent1-demo") as agent:
+        assert agent.get("/v1/agent/state").json()["state"] == "LOGGED_OUT"
+        assert agent.post("/v1/agent/login").json()["state"] == "READY"
+        paused = agent.post("/v1/agent/pause", json={"reason": "lunch"}).json()
+        assert (paused["state"], paused["reason"]) == ("PAUSED", "lunch")
+        assert agent.post("/v1/agent/ready").json()["state"] == "READY"
+        assert agent.get("/v1/agent/offer").status_code == 204
+        assert agent.post("/v1/agent/logout").json()["state"] == "LOGGED_OUT"
+
+
+def test_pause_without_a_reason_is_refused(http: httpx.Client, demo: str) -> None:
+    with _login(http, "agent2", "agent2-demo") as agent:
+        agent.post("/v1/agent/login")
+        answer = agent.post("/v1/agent/pause", json={"reason": ""})
+        assert answer.status_code == 422
+
+
+def test_accepting_an_offer_that_is_not_on_the_desk_is_a_conflict(
+    http: httpx.Client, demo: str
+) -> None:
+    with _login(http, "agent1", "agent1-demo") as agent:
+        agent.post("/v1/agent/login")
+        answer = agent.post("/v1/agent/offers/0123456789ABCDEF0123456789ABCDEF/accept")
+        assert answer.status_code == 409
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_supervisor_sees_every_agents_state(http: httpx.Client, demo: str) -> None:
+    with _login(http, "agent3", "agent3-demo") as agent:
+        agent.post("/v1/agent/login", json={"paused_reason": "training"})
+        assert agent.get("/v1/agents/states").status_code == 403
+    states = {s["state"] for s in http.get("/v1/agents/states", headers=ACME).json()}
+    assert "PAUSED" in states
+    assert "LOGGED_OUT" in states
+
+
+def test_a_token_acts_for_an_agent_named_by_id(http: httpx.Client, demo: str) -> None:
+    agents = http.get("/v1/agents/states", headers=ACME).json()
+    agent_id = agents[0]["agent_id"]
+    answer = http.post(f"/v1/agent/login?agent_id={agent_id}", headers=ACME)
+    assert answer.json()["state"] == "READY"
+    assert http.post("/v1/agent/login", headers=ACME).status_code == 422
