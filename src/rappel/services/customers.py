@@ -383,7 +383,9 @@ def list_customers(
     if query.attribute_value is not None and not query.attribute_name:
         raise ValidationFailed("attributeName", "attributeName is required with attributeValue")
     if query.attribute_name:
-        conditions.append(store.attribute_condition(query.attribute_name, query.attribute_value))
+        conditions.append(
+            store.attribute_condition(tenant_id, query.attribute_name, query.attribute_value)
+        )
     with db.read() as conn:
         if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
             raise NotFound(f"Campaign {campaign_id} not found")

@@ -116,12 +116,17 @@ def int_match(column: Any, pattern: str) -> ColumnElement[bool]:
 def insert_customers(
     conn: Connection, rows: Sequence[dict[str, Any]], attributes: Sequence[dict[str, Any]]
 ) -> None:
-    """Multi-row INSERTs of customers then their attribute rows, in batches."""
-    for start in range(0, len(rows), BATCH_ROWS):
-        conn.execute(insert(customers).values(list(rows[start : start + BATCH_ROWS])))
-    size = BATCH_ROWS * 3
-    for start in range(0, len(attributes), size):
-        conn.execute(insert(customer_attributes).values(list(attributes[start : start + size])))
+    """Batched INSERTs of customers then their attribute rows, in the caller's transaction.
+
+    One prepared statement per table, executed over the whole list: SQLAlchemy's
+    "insertmanyvalues" turns it into multi-row INSERT ... VALUES batches on
+    PostgreSQL, and SQLite runs the prepared statement in-process. Compiling a
+    literal multi-row VALUES per batch instead costs more than the insert itself.
+    """
+    if rows:
+        conn.execute(insert(customers), list(rows))
+    if attributes:
+        conn.execute(insert(customer_attributes), list(attributes))
 
 
 def existing_external_ids(
@@ -175,10 +180,13 @@ def field_condition(field: str, pattern: str, *, sqlite: bool) -> ColumnElement[
     return int_match(INT_FIELDS[field], pattern)
 
 
-def attribute_condition(name: str, value: str | None) -> ColumnElement[bool]:
-    """Customers with attribute `name` (case-insensitive), optionally of `value` (a pattern)."""
+def attribute_condition(tenant_id: str, name: str, value: str | None) -> ColumnElement[bool]:
+    """Customers with attribute `name` (case-insensitive), optionally of `value` (a pattern).
+
+    The subquery is not correlated, so it runs once on the (tenant, name_ci, value_ci) index.
+    """
     A = customer_attributes.c
-    inner = select(A.customer_id).where(A.tenant_id == C.tenant_id, A.name_ci == name.lower())
+    inner = select(A.customer_id).where(A.tenant_id == tenant_id, A.name_ci == name.lower())
     if value is not None:
         lowered = value.lower()[:500]
         clause = (
