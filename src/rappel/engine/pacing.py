@@ -205,7 +205,9 @@ def decide(state: PacingInput, estimates: LiveEstimates) -> PacingDecision:
         state.increase_predictive_ratio_pct / 100.0 * len(state.busy_agents) - 1e-9
     )
     most = state.free_agents + extra_allowed - in_flight
-    sized, expected = _predictive_size(state, estimates, max(most, progressive) + 1)
+    if most <= progressive:
+        return PacingDecision(progressive, capped_by_ratio=True)
+    sized, expected = _predictive_size(state, estimates, most + 1)
     launch = max(progressive, min(sized, most))
     return PacingDecision(launch, expected, capped_by_ratio=sized > most)
 
@@ -214,17 +216,23 @@ def _predictive_size(state: PacingInput, estimates: LiveEstimates, limit: int) -
     """Largest n <= limit keeping expected abandons within target; and that rate (%)."""
     horizon = estimates.mean_answer_delay_s + state.connect_limit_s
     frees = [estimates.free_probability(a, horizon) for a in state.busy_agents]
-    excess = _excess_table(state.free_agents, _poisson_binomial([q for q in frees if q > 1e-4]))
-    answers = _poisson_binomial([estimates.answer_probability(s) for s in state.ringing_s])
-    answers = [0.0] * state.waiting_answered + answers
+    ringing = [estimates.answer_probability(s) for s in state.ringing_s]
+    answers = [0.0] * state.waiting_answered + _poisson_binomial(ringing)
+    expected = state.waiting_answered + sum(ringing)
     p_new = estimates.answer_probability(0.0)
+    excess = _excess_table(
+        state.free_agents,
+        _poisson_binomial([q for q in frees if q > 1e-4]),
+        len(answers) + limit,
+    )
     target = state.abandon_target_pct / 100.0
-    best, best_rate = 0, _abandon_ratio(answers, excess)
+    best, best_rate = 0, _abandon_ratio(answers, expected, excess)
     if best_rate > target:
         return 0, best_rate * 100
     for n in range(1, limit + 1):
         answers = _add_trial(answers, p_new)
-        rate = _abandon_ratio(answers, excess)
+        expected += p_new
+        rate = _abandon_ratio(answers, expected, excess)
         if rate > target:
             break
         best, best_rate = n, rate
@@ -240,44 +248,34 @@ def _poisson_binomial(probabilities: Sequence[float]) -> list[float]:
 
 def _add_trial(pmf: list[float], p: float) -> list[float]:
     q = 1.0 - p
-    out = [0.0] * (len(pmf) + 1)
-    for k, mass in enumerate(pmf):
-        out[k] += mass * q
-        out[k + 1] += mass * p
+    out = [a * q + b * p for a, b in zip([*pmf, 0.0], [0.0, *pmf], strict=True)]
+    # Mass too small to matter only slows the next convolutions down.
+    while len(out) > 1 and out[-1] < 1e-12:
+        out.pop()
     return out
 
 
-class _ExcessTable:
-    """g(a) = E[(a - free - B)+] for any count of answers a, from the pmf of B."""
-
-    def __init__(self, free: int, pmf_b: list[float]) -> None:
-        self._free = free
-        self._cum: list[float] = []
-        self._cum_b: list[float] = []
-        c = cb = 0.0
-        for b, mass in enumerate(pmf_b):
-            c += mass
-            cb += b * mass
-            self._cum.append(c)
-            self._cum_b.append(cb)
-
-    def __call__(self, answers: int) -> float:
-        k = answers - self._free
-        if k <= 0:
-            return 0.0
-        last = min(k - 1, len(self._cum) - 1)
-        return k * self._cum[last] - self._cum_b[last]
+def _excess_table(free: int, pmf_b: list[float], size: int) -> list[float]:
+    """g[a] = E[(a - free - B)+] for a = 0..size-1, from the pmf of B."""
+    table = [0.0] * size
+    below = below_b = 0.0
+    for a in range(free + 1, size):
+        b = a - free - 1
+        if b < len(pmf_b):
+            below += pmf_b[b]
+            below_b += b * pmf_b[b]
+        table[a] = (a - free) * below - below_b
+    return table
 
 
-def _excess_table(free: int, pmf_b: list[float]) -> _ExcessTable:
-    return _ExcessTable(free, pmf_b)
-
-
-def _abandon_ratio(pmf_a: list[float], excess: _ExcessTable) -> float:
-    expected_answers = sum(a * mass for a, mass in enumerate(pmf_a))
+def _abandon_ratio(pmf_a: list[float], expected_answers: float, excess: list[float]) -> float:
     if expected_answers <= 0:
         return 0.0
-    return sum(excess(a) * mass for a, mass in enumerate(pmf_a)) / expected_answers
+    return sum(map(float.__mul__, pmf_a, excess)) / expected_answers
+
+
+# Open hour windows are checked every five minutes of their start.
+_WINDOW_SHIFTS = tuple(k / 12 for k in range(1, 13))
 
 
 class AbandonController:
@@ -297,7 +295,7 @@ class AbandonController:
         ratio_pct: float = 0.0,
         start_s: float = 0.0,
         window_s: float = 3600.0,
-        reserve: float = 1.5,
+        reserve: float = 2.5,
     ) -> None:
         self.target_pct = target_pct
         self.increase_predictive_ratio_pct = ratio_pct
@@ -319,40 +317,44 @@ class AbandonController:
     def record_decision(self, decision: PacingDecision) -> None:
         self._capped = self._capped or decision.capped_by_ratio
 
-    def allowance(self, now_s: float) -> float:
-        """Abandons the open hour windows can still take (may be negative)."""
-        self._forget(now_s)
-        recent = min(900.0, max(60.0, now_s - self._start))
-        rate = _count_since(self._answered, now_s - recent) / recent
-        target = self.target_pct / 100.0
-        allowance = math.inf
-        for shift in (0.0, 0.25, 0.5, 0.75):
-            begin = max(self._start, now_s - self._window * (1.0 - shift))
-            seen = _count_since(self._answered, begin)
-            lost = _count_since(self._abandoned, begin)
-            projected = seen + rate * (begin + self._window - now_s)
-            allowance = min(allowance, target * projected - lost)
-        return allowance
-
     def model_target_pct(self, now_s: float) -> float:
-        """The target `decide` should size for now: the configured one, or less."""
+        """The abandon rate `decide` should size for now: the configured one, or less.
+
+        For each hour window that is open now (began at b, ends at b + 1 h) with
+        `seen` answers and `lost` abandons so far and F answers still to come
+        at the recent rate, the window stays at or under the target as long as
+        the abandons still to come stay under target + (target * seen - lost -
+        reserve) / F of those answers. The tightest open window sets the rate.
+        """
         if self.target_pct <= 0:
             return 0.0
-        room = self.allowance(now_s) - self._reserve
-        if room <= 0:
+        self._forget(now_s)
+        target = self.target_pct / 100.0
+        recent = min(900.0, now_s - self._start)
+        if recent <= 0:
             return 0.0
-        return self.target_pct * min(1.0, room / (2.0 * self._reserve))
+        rate = _count_since(self._answered, now_s - recent) / recent
+        allowed = target
+        for shift in _WINDOW_SHIFTS:
+            begin = max(self._start, now_s - self._window * (1.0 - shift))
+            to_come = rate * (begin + self._window - now_s)
+            room = self.target_pct / 100.0 * _count_since(self._answered, begin)
+            room -= _count_since(self._abandoned, begin) + self._reserve
+            if to_come <= 0:
+                return 0.0 if room < 0 else self.target_pct
+            allowed = min(allowed, target + room / to_come)
+        return 100.0 * max(0.0, allowed)
 
     def tune(self, now_s: float, every_s: float = 60.0) -> float:
         """Adjust `increase_predictive_ratio_pct` (at most once per `every_s`)."""
         if now_s - self._last_tune < every_s:
             return self.increase_predictive_ratio_pct
         self._last_tune = now_s
-        room = self.allowance(now_s) - self._reserve
+        headroom = self.model_target_pct(now_s) / self.target_pct if self.target_pct else 0.0
         ratio = self.increase_predictive_ratio_pct
-        if room <= 1.0:
-            ratio *= 0.7
-        elif self._capped and room > 2.0 * self._reserve:
+        if headroom < 0.25:
+            ratio *= 0.85
+        elif self._capped and headroom > 0.5:
             ratio += 5.0
         self.increase_predictive_ratio_pct = min(100.0, max(0.0, ratio))
         self._capped = False

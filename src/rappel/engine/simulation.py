@@ -202,7 +202,9 @@ class CampaignDay:
         p = self.params = params
         self.clock = VirtualClock()
         self.origin = self.clock.now()
-        rates = SimRates(p.answer_rate, p.busy_rate, p.no_answer_rate, p.failed_rate, p.machine_rate)
+        rates = SimRates(
+            p.answer_rate, p.busy_rate, p.no_answer_rate, p.failed_rate, p.machine_rate
+        )
         self.telephony = SimTelephony(self.clock, p.seed, rates, p.ring, p.talk)
         self.wrap_rng = random.Random(p.seed)
         self.estimates = LiveEstimates()
