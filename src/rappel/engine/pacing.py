@@ -207,8 +207,11 @@ def decide(state: PacingInput, estimates: LiveEstimates) -> PacingDecision:
     most = state.free_agents + extra_allowed - in_flight
     if most <= progressive:
         return PacingDecision(progressive, capped_by_ratio=True)
+    # Calls launched together are answered together: a big batch is a burst of
+    # abandons when the estimates are off, so extra calls go out a few at a time.
+    burst = max(1, math.ceil((state.free_agents + len(state.busy_agents)) / 10))
     sized, expected = _predictive_size(state, estimates, most + 1)
-    launch = max(progressive, min(sized, most))
+    launch = max(progressive, min(sized, most, progressive + burst))
     return PacingDecision(launch, expected, capped_by_ratio=sized > most)
 
 
@@ -295,7 +298,7 @@ class AbandonController:
         ratio_pct: float = 0.0,
         start_s: float = 0.0,
         window_s: float = 3600.0,
-        reserve: float = 2.5,
+        reserve: float = 3.0,
     ) -> None:
         self.target_pct = target_pct
         self.increase_predictive_ratio_pct = ratio_pct
@@ -324,7 +327,8 @@ class AbandonController:
         `seen` answers and `lost` abandons so far and F answers still to come
         at the recent rate, the window stays at or under the target as long as
         the abandons still to come stay under target + (target * seen - lost -
-        reserve) / F of those answers. The tightest open window sets the rate.
+        reserve) / F of those answers. The tightest open window sets the rate,
+        so the aim drops as soon as a window nears its target.
         """
         if self.target_pct <= 0:
             return 0.0
@@ -334,12 +338,15 @@ class AbandonController:
         if recent <= 0:
             return 0.0
         rate = _count_since(self._answered, now_s - recent) / recent
+        # Abandons are lumpy: keep back a fixed reserve plus one standard deviation
+        # of the abandons of the next twenty minutes (what later aims cannot undo).
+        reserve = self._reserve + math.sqrt(target * rate * 1200.0)
         allowed = target
         for shift in _WINDOW_SHIFTS:
             begin = max(self._start, now_s - self._window * (1.0 - shift))
             to_come = rate * (begin + self._window - now_s)
-            room = self.target_pct / 100.0 * _count_since(self._answered, begin)
-            room -= _count_since(self._abandoned, begin) + self._reserve
+            room = target * _count_since(self._answered, begin)
+            room -= _count_since(self._abandoned, begin) + reserve
             if to_come <= 0:
                 return 0.0 if room < 0 else self.target_pct
             allowed = min(allowed, target + room / to_come)
@@ -354,7 +361,7 @@ class AbandonController:
         ratio = self.increase_predictive_ratio_pct
         if headroom < 0.25:
             ratio *= 0.85
-        elif self._capped and headroom > 0.5:
+        elif self._capped and headroom >= 0.5:
             ratio += 5.0
         self.increase_predictive_ratio_pct = min(100.0, max(0.0, ratio))
         self._capped = False

@@ -336,9 +336,7 @@ class SimTelephony:
 
 def _uniforms(seed: int, call_id: str) -> list[float]:
     digest = hashlib.blake2b(f"{seed}\x00{call_id}".encode(), digest_size=32).digest()
-    return [
-        _open_unit(int.from_bytes(digest[i : i + 8], "big") / 2.0**64) for i in range(0, 32, 8)
-    ]
+    return [_open_unit(int.from_bytes(digest[i : i + 8], "big") / 2.0**64) for i in range(0, 32, 8)]
 
 
 def _open_unit(u: float) -> float:

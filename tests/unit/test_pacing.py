@@ -1,0 +1,193 @@
+"""Pacing decisions and the abandon controller."""
+
+from __future__ import annotations
+
+import pytest
+
+from rappel.engine.pacing import (
+    AbandonController,
+    BusyAgent,
+    DialingMode,
+    LiveEstimates,
+    PacingInput,
+    decide,
+)
+
+
+def estimates(answer_rate: float = 0.25, dials: int = 400) -> LiveEstimates:
+    """History of `dials` dials answered after 12 s, the others ending at 30 s."""
+    live = LiveEstimates()
+    every = round(1 / answer_rate)
+    for n in range(dials):
+        answered = n % every == 0
+        live.record_dial(12.0 if answered else 30.0, answered)
+    for n in range(100):
+        live.record_talk(120.0 + n)
+        live.record_wrap(20.0 + n % 10)
+    return live
+
+
+def busy_team(size: int) -> list[BusyAgent]:
+    # Half talking, half wrapping up at various stages.
+    return [BusyAgent(n % 2 == 0, float(n % 30) * 4) for n in range(size)]
+
+
+def test_progressive_launches_one_call_per_free_agent_not_yet_served() -> None:
+    state = PacingInput(DialingMode.PROGRESSIVE, free_agents=5, ringing_s=[3.0, 8.0])
+    assert decide(state, estimates()).launch == 3
+    crowded = PacingInput(DialingMode.PROGRESSIVE, free_agents=1, ringing_s=[1.0, 2.0])
+    assert decide(crowded, estimates()).launch == 0
+
+
+def test_preview_launches_nothing_on_its_own() -> None:
+    assert decide(PacingInput(DialingMode.PREVIEW, free_agents=4), estimates()).launch == 0
+
+
+def test_predictive_dials_more_than_free_agents_when_few_answer() -> None:
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=4,
+        busy_agents=busy_team(20),
+        abandon_target_pct=3.0,
+        increase_predictive_ratio_pct=100.0,
+    )
+    decision = decide(state, estimates(answer_rate=0.25))
+    assert decision.launch > 4
+    assert 0 < decision.expected_abandon_pct <= 3.0
+
+
+def test_predictive_dials_fewer_extra_calls_when_most_answer() -> None:
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=4,
+        busy_agents=busy_team(20),
+        abandon_target_pct=3.0,
+        increase_predictive_ratio_pct=100.0,
+    )
+    low = decide(state, estimates(answer_rate=0.25)).launch
+    high = decide(state, estimates(answer_rate=0.5)).launch
+    assert high < low
+
+
+def test_abandon_rate_zero_means_no_extra_calls() -> None:
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=4,
+        busy_agents=busy_team(20),
+        ringing_s=[2.0],
+        abandon_target_pct=0.0,
+        increase_predictive_ratio_pct=100.0,
+    )
+    assert decide(state, estimates()).launch == 3
+
+
+def test_predictive_dials_progressively_until_it_has_history() -> None:
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=4,
+        busy_agents=busy_team(20),
+        abandon_target_pct=3.0,
+        increase_predictive_ratio_pct=100.0,
+    )
+    assert decide(state, LiveEstimates()).launch == 4
+
+
+def test_increase_predictive_ratio_caps_calls_for_busy_agents() -> None:
+    def launch(ratio: float) -> int:
+        state = PacingInput(
+            DialingMode.PREDICTIVE,
+            free_agents=2,
+            busy_agents=busy_team(20),
+            abandon_target_pct=2.0,
+            increase_predictive_ratio_pct=ratio,
+        )
+        return decide(state, estimates()).launch
+
+    assert launch(0.0) == 2
+    assert launch(10.0) == 2 + 2
+    assert launch(100.0) >= launch(10.0)
+
+
+def test_a_higher_target_never_launches_fewer_calls() -> None:
+    launches = [
+        decide(
+            PacingInput(
+                DialingMode.PREDICTIVE,
+                free_agents=1,
+                busy_agents=busy_team(40),
+                ringing_s=[1.0, 5.0, 9.0],
+                abandon_target_pct=target,
+                increase_predictive_ratio_pct=100.0,
+            ),
+            estimates(),
+        ).launch
+        for target in (0.5, 1.0, 2.0, 5.0, 10.0)
+    ]
+    assert launches == sorted(launches)
+    assert launches[-1] > launches[0]
+
+
+def test_agent_near_the_end_of_wrap_up_will_be_free_soon() -> None:
+    live = estimates()  # wrap-ups last 20..29 s
+    assert live.free_probability(BusyAgent(False, 25.0), horizon_s=10.0) == 1.0
+    assert live.free_probability(BusyAgent(False, 1.0), horizon_s=10.0) == 0.0
+    assert live.free_probability(BusyAgent(True, 5.0), horizon_s=10.0) == 0.0
+
+
+def test_late_ringing_calls_are_unlikely_to_be_answered() -> None:
+    live = estimates(answer_rate=0.25)
+    assert live.answer_probability(0.0) == pytest.approx(0.25)
+    assert live.answer_probability(20.0) == 0.0
+
+
+def feed(controller: AbandonController, answers: int, abandons: int, minutes: float) -> None:
+    for n in range(answers):
+        controller.record_answered(n * minutes * 60.0 / answers)
+    for n in range(abandons):
+        controller.record_abandoned(minutes * 60.0 * (n + 1) / (abandons + 1))
+
+
+def test_controller_aims_at_the_target_when_the_hour_is_clean() -> None:
+    controller = AbandonController(target_pct=3.0)
+    feed(controller, answers=400, abandons=0, minutes=30)
+    # A margin stays back for the hour that starts now.
+    assert 2.0 < controller.model_target_pct(1800.0) <= 3.0
+
+
+def test_controller_stops_extra_calls_when_the_hour_is_at_target() -> None:
+    clean, at_target, over = (AbandonController(target_pct=3.0) for _ in range(3))
+    feed(clean, answers=400, abandons=0, minutes=30)
+    feed(at_target, answers=400, abandons=12, minutes=30)
+    feed(over, answers=400, abandons=25, minutes=30)
+    assert at_target.model_target_pct(1800.0) <= 2.0
+    assert at_target.model_target_pct(1800.0) < clean.model_target_pct(1800.0)
+    assert over.model_target_pct(1800.0) == 0.0
+
+
+def test_controller_aims_at_nothing_before_any_answer() -> None:
+    assert AbandonController(target_pct=2.0).model_target_pct(0.0) == 0.0
+    assert AbandonController(target_pct=0.0, ratio_pct=10).model_target_pct(100.0) == 0.0
+
+
+def test_controller_raises_the_ratio_only_while_it_holds_the_dialer_back() -> None:
+    controller = AbandonController(target_pct=3.0, ratio_pct=20.0)
+    feed(controller, answers=400, abandons=0, minutes=30)
+    assert controller.tune(1800.0) == 20.0
+    controller.record_decision(decide(capped_state(), estimates()))
+    assert controller.tune(1860.0) == 25.0
+
+
+def test_controller_lowers_the_ratio_when_the_hour_nears_target() -> None:
+    controller = AbandonController(target_pct=3.0, ratio_pct=40.0)
+    feed(controller, answers=400, abandons=20, minutes=30)
+    assert controller.tune(1800.0) < 40.0
+
+
+def capped_state() -> PacingInput:
+    return PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=0,
+        busy_agents=busy_team(20),
+        abandon_target_pct=3.0,
+        increase_predictive_ratio_pct=0.0,
+    )

@@ -1,0 +1,139 @@
+"""The what-if simulator, played on the virtual clock with the real pacing code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rappel.domain.errors import ValidationFailed
+from rappel.engine.pacing import DialingMode
+from rappel.engine.sim_report import format_report, simulate_main
+from rappel.engine.simulation import (
+    SimulationParams,
+    clairvoyant_bound,
+    run_simulation,
+    worst_hour_pct,
+)
+from rappel.telephony.sim import Distribution, DistributionKind
+
+
+@pytest.mark.parametrize(("agents", "target"), [(20, 1.0), (50, 3.0)])
+def test_predictive_day_keeps_every_rolling_hour_within_the_abandon_target(
+    agents: int, target: float
+) -> None:
+    params = SimulationParams(agents=agents, customers=50_000, abandon_rate_pct=target, hours=3)
+    report = run_simulation(params)
+    assert report.run.answered > 300
+    assert report.run.worst_hour_abandon_pct <= target
+    assert report.run.abandon_pct <= target
+    assert report.run.talk_min_per_agent_hour >= report.baseline.talk_min_per_agent_hour
+    assert report.baseline.abandoned == 0
+
+
+def test_predictive_beats_progressive_with_many_agents_and_few_answers() -> None:
+    params = SimulationParams(agents=50, customers=50_000, abandon_rate_pct=3.0, hours=3, seed=2)
+    report = run_simulation(params)
+    assert report.run.abandoned > 0
+    assert report.run.talk_min_per_agent_hour > 1.1 * report.baseline.talk_min_per_agent_hour
+    assert report.ratio_to_bound < 1.0
+
+
+def test_abandon_rate_zero_plays_the_day_like_progressive() -> None:
+    params = SimulationParams(agents=10, customers=5000, abandon_rate_pct=0.0, hours=1)
+    report = run_simulation(params)
+    assert report.run.abandoned == 0
+    assert report.run.talk_min_per_agent_hour == report.baseline.talk_min_per_agent_hour
+
+
+def test_same_seed_gives_the_same_day() -> None:
+    params = SimulationParams(agents=8, customers=2000, abandon_rate_pct=2.0, hours=1, seed=5)
+    assert run_simulation(params) == run_simulation(params)
+
+
+def test_a_short_list_is_cleared_and_every_customer_handled() -> None:
+    params = SimulationParams(
+        agents=10,
+        customers=150,
+        answer_rate=0.6,
+        busy_rate=0.2,
+        machine_rate=0.0,
+        retry_count=2,
+        retry_delay_s=600,
+        mode=DialingMode.PROGRESSIVE,
+        hours=4,
+    )
+    report = run_simulation(params)
+    assert report.run.customers_handled == 150
+    assert report.run.cleared_after_h is not None
+    assert 0 < report.run.cleared_after_h < 4
+    assert report.run.projected_clear_h is None
+    assert 0 < report.run.customers_reached < 150
+
+
+def test_unreached_busy_customers_are_retried_up_to_the_retry_count() -> None:
+    params = SimulationParams(
+        agents=2,
+        customers=20,
+        answer_rate=0.0,
+        busy_rate=1.0,
+        machine_rate=0.0,
+        retry_count=3,
+        retry_delay_s=60,
+        mode=DialingMode.PROGRESSIVE,
+        hours=1,
+    )
+    report = run_simulation(params)
+    assert report.run.dials == 20 * 4
+    assert report.run.customers_handled == 20
+    assert report.run.customers_reached == 0
+
+
+def test_clairvoyant_bound_is_the_talk_share_when_the_list_is_long() -> None:
+    params = SimulationParams(agents=10, customers=100_000, talk=Distribution(180.0))
+    assert clairvoyant_bound(params) == pytest.approx(60 * 180 / 210)
+
+
+def test_clairvoyant_bound_is_capped_by_the_talk_the_list_holds() -> None:
+    ring = Distribution(5.0, DistributionKind.FIXED)
+    params = SimulationParams(
+        agents=10, customers=100, answer_rate=1.0, busy_rate=0, machine_rate=0, ring=ring
+    )
+    assert clairvoyant_bound(params) == pytest.approx(100 * 3.0 / (10 * 10))
+
+
+def test_worst_hour_is_taken_over_windows_stepped_every_minute() -> None:
+    answers = [float(s) for s in range(0, 7200, 10)]  # 360 answers an hour
+    abandons = [4000.0, 4010.0, 4020.0]
+    assert worst_hour_pct(answers, abandons, 7200.0) == pytest.approx(100 * 3 / 360)
+    assert worst_hour_pct(answers, [], 7200.0) == 0.0
+    assert worst_hour_pct(answers[:60], [300.0], 1200.0) == pytest.approx(100 / 60)
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(ValidationFailed):
+        SimulationParams(agents=0)
+    with pytest.raises(ValidationFailed):
+        SimulationParams(answer_rate=0.9, busy_rate=0.2)
+
+
+def test_report_reads_as_a_table() -> None:
+    report = run_simulation(SimulationParams(agents=5, customers=500, hours=0.5))
+    text = format_report(report)
+    assert "talk min / agent-hour" in text
+    assert "PROGRESSIVE (baseline)" in text
+    assert "clairvoyant bound" in text
+    assert json.loads(json.dumps(report.to_dict()))["params"]["mode"] == "PREDICTIVE"
+
+
+def test_simulate_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--agents", "4", "--customers", "300", "--hours", "0.5", "--seed", "3", "--json"]
+    assert simulate_main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["params"]["agents"] == 4
+    assert printed["run"]["dials"] > 0
+
+
+def test_simulate_command_refuses_bad_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert simulate_main(["--answer-rate", "0.9", "--busy-rate", "0.5"]) == 2
+    assert "add up" in capsys.readouterr().err
