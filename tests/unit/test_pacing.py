@@ -63,6 +63,7 @@ def test_predictive_dials_fewer_extra_calls_when_most_answer() -> None:
         busy_agents=busy_team(20),
         abandon_target_pct=3.0,
         increase_predictive_ratio_pct=100.0,
+        burst_limit=100,
     )
     low = decide(state, estimates(answer_rate=0.25)).launch
     high = decide(state, estimates(answer_rate=0.5)).launch
@@ -118,6 +119,7 @@ def test_a_higher_target_never_launches_fewer_calls() -> None:
                 ringing_s=[1.0, 5.0, 9.0],
                 abandon_target_pct=target,
                 increase_predictive_ratio_pct=100.0,
+                burst_limit=100,
             ),
             estimates(),
         ).launch
@@ -191,3 +193,14 @@ def capped_state() -> PacingInput:
         abandon_target_pct=3.0,
         increase_predictive_ratio_pct=0.0,
     )
+
+
+def test_extra_calls_go_out_a_few_at_a_time() -> None:
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=2,
+        busy_agents=busy_team(28),
+        abandon_target_pct=10.0,
+        increase_predictive_ratio_pct=100.0,
+    )
+    assert decide(state, estimates()).launch == 2 + 3

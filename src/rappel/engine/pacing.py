@@ -62,6 +62,8 @@ class PacingInput:
     increase_predictive_ratio_pct: float = 0.0
     #: Seconds an answered customer may wait for an agent before it is an abandon.
     connect_limit_s: float = 2.0
+    #: Most extra calls launched in one decision; None: a tenth of the agents.
+    burst_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +211,9 @@ def decide(state: PacingInput, estimates: LiveEstimates) -> PacingDecision:
         return PacingDecision(progressive, capped_by_ratio=True)
     # Calls launched together are answered together: a big batch is a burst of
     # abandons when the estimates are off, so extra calls go out a few at a time.
-    burst = max(1, math.ceil((state.free_agents + len(state.busy_agents)) / 10))
+    burst = state.burst_limit
+    if burst is None:
+        burst = max(1, math.ceil((state.free_agents + len(state.busy_agents)) / 10))
     sized, expected = _predictive_size(state, estimates, most + 1)
     launch = max(progressive, min(sized, most, progressive + burst))
     return PacingDecision(launch, expected, capped_by_ratio=sized > most)
