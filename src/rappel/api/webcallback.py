@@ -100,7 +100,8 @@ class BackRefused(Exception):
     """`back` points outside the tenant's allowed domains: no redirect at all."""
 
 
-@router.api_route(PATH, methods=["GET", "POST"], response_model=None)
+@router.get(PATH, response_model=None, operation_id="webcallback_get")
+@router.post(PATH, response_model=None, operation_id="webcallback_post")
 async def webcallback(request: Request) -> Response:
     """8x8 web callback: request a callback (seed 002 parameters)."""
     c: Container = request.app.state.container

@@ -180,6 +180,8 @@ class CallbackFlow(StrEnum):
     SCHEDULED = "SCHEDULED"
     #: call as soon as possible (or after a delay: start_time in the future)
     ASAP = "ASAP"
+    #: one OBI campaign customer dialled by the campaign dialer (never by the callback engine)
+    CAMPAIGN = "CAMPAIGN"
 
 
 def callback_type_of(flow: CallbackFlow) -> CallbackType:

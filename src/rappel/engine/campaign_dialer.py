@@ -138,6 +138,9 @@ class _Job:
 class CampaignDialer:
     """Paces and places campaign calls; see the module doc."""
 
+    #: Names this work source in the engine's task names and logs.
+    name = "campaigns"
+
     def __init__(
         self,
         db: Database,

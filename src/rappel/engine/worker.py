@@ -84,6 +84,12 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
         **engine_options,
     )
     container.parts[PART] = engine
+    from rappel.engine.campaign_dialer import CampaignDialer, DialerOptions
+
+    # OBI campaigns share the engine's telephony, agents and clock as a second work source.
+    engine.add_source(
+        CampaignDialer(container.db, container.clock, engine.calls, engine.owner, DialerOptions())
+    )
     tasks = [asyncio.create_task(engine.run(), name="rappel-engine")]
     if container.settings.sim_agents > 0 and container.settings.telephony == "sim":
         bots = ensure_sim_agents(container.db, container.clock, container.settings.sim_agents)
@@ -107,7 +113,12 @@ def run_worker(container: Container) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await run_engine(container, stop)
+        from rappel.integrations.webhooks import delivery_worker
+
+        # `rappel serve` starts its delivery worker through the webhooks plugin; a lone
+        # worker process delivers the webhooks itself.
+        async with delivery_worker(container):
+            await run_engine(container, stop)
 
     asyncio.run(main())
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from rappel.clock import Clock
 from rappel.domain.agent import Agent, AgentState, AgentStateChange
@@ -126,6 +126,8 @@ def _wake(conn: Connection, tenant_id: str, interaction_id: str | None, now: dat
             interactions.c.id == interaction_id,
             interactions.c.lease_owner.is_(None),
             interactions.c.callback_status == int(S.SUBMITTED_TO_AGT),
+            # Campaign calls belong to the campaign dialer, never to the callback engine.
+            interactions.c.flow != "CAMPAIGN",
         )
         .values(due_at=now)
     )
@@ -271,7 +273,7 @@ def record_disposition(
             callback_status=int(S.PROCESSED_BY_AGT),
             status=int(STATUS_OF[S.PROCESSED_BY_AGT]),
             disposition=disposition_to_json(disposition),
-            due_at=now,
+            due_at=case((interactions.c.flow == "CAMPAIGN", None), else_=now),
             lease_owner=None,
             lease_until=None,
             updated_at=now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from rappel.domain.tenancy import TokenKind
 from rappel.services import provisioning, tenancy
 from rappel.services.customers import provision_demo_obi
 from rappel.services.datadip import provision_demo_datadip
-from rappel.services.secrets import token_hash
+from rappel.services.secrets import hash_password, token_hash
 from rappel.services.widget import provision_demo_widget
 from rappel.store.db import Database
 from rappel.store.tables import activities, api_tokens, campaigns, dialers
@@ -60,6 +61,12 @@ USERS: list[dict[str, Any]] = [
 class DemoReport:
     tenant_id: str
     created: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def _demo_hash(password: str) -> str:
+    # argon2 is slow on purpose; the demo passwords are public, so one hash per process will do.
+    return hash_password(password)
 
 
 def provision_demo(db: Database, clock: Clock) -> DemoReport:
@@ -140,7 +147,9 @@ def provision_demo(db: Database, clock: Clock) -> DemoReport:
     for spec in USERS:
         if spec["username"] not in existing:
             queues = [CALLBACK_QUEUE_ID, TEST_QUEUE_ID] if spec["role"] == "agent" else []
-            provisioning.create_user(db, clock, tid, {**spec, "queue_ids": queues})
+            provisioning.create_user(
+                db, clock, tid, {**spec, "queue_ids": queues}, _demo_hash(spec["password"])
+            )
             report.created.append(f"user {spec['username']}")
     report.created += provision_demo_datadip(db, clock, tid)
     report.created += provision_demo_widget(db, clock, tid)

@@ -227,7 +227,14 @@ def _checked_queue_ids(conn: Any, tenant_id: str, queue_ids: Any) -> list[str]:
     return sorted(set(checked))
 
 
-def create_user(db: Database, clock: Clock, tenant_id: str, values: dict[str, Any]) -> User:
+def create_user(
+    db: Database,
+    clock: Clock,
+    tenant_id: str,
+    values: dict[str, Any],
+    password_hash: str | None = None,
+) -> User:
+    """Create a user; `password_hash` lets provisioning reuse a hash it already made."""
     username = check_username(str(values.get("username", "")))
     password = check_password(str(values.get("password", "")))
     role = _role(values.get("role", "agent"))
@@ -238,7 +245,7 @@ def create_user(db: Database, clock: Clock, tenant_id: str, values: dict[str, An
         "username": username,
         "display_name": str(values.get("display_name") or username)[:200],
         "role": role.value,
-        "password_hash": hash_password(password),
+        "password_hash": password_hash or hash_password(password),
         "enabled": bool(values.get("enabled", True)),
         "default_caller_id": check_number(caller_id, "default_caller_id") if caller_id else None,
         "created_at": clock.now(),

@@ -169,7 +169,13 @@ def read_interaction(
     interaction_id: str, who: Principal = Depends(supervisor), c: Container = Depends(container)
 ) -> dict[str, Any]:
     """One callback interaction (Genesys Callback Interaction resource)."""
-    return render(svc.get_interaction(c.db, who.tenant_id, interaction_id))
+    body = render(svc.get_interaction(c.db, who.tenant_id, interaction_id))
+    from rappel.store.datadip import saved_parameters
+
+    # Data-dip values the CRM marked saveToDatabase; unsaved ones never reach storage.
+    with c.db.read() as conn:
+        body["parameters"] = saved_parameters(conn, who.tenant_id, body["interaction_id"])
+    return body
 
 
 @router.post("/interactions/{interaction_id}/cancel")
