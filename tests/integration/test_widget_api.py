@@ -142,7 +142,7 @@ def test_disabled_key_stops_working(http: httpx.Client, demo: str) -> None:
         http.patch(
             f"/v1/widget-keys/{DEMO_WIDGET_KEY}", json={"enabled": False}, headers=ACME
         ).status_code
-        == 204
+        == 200
     )
     assert http.get(f"/v1/widget/config?key={DEMO_WIDGET_KEY}", headers=SITE).status_code == 404
 
@@ -287,3 +287,27 @@ def test_pages_and_assets_have_types_and_caching_headers(http: httpx.Client) -> 
     assert css.headers["content-type"].startswith("text/css")
     assert http.get("/static/../api/web.py").status_code == 404
     assert http.get("/static/nothing.js").status_code == 404
+
+
+def test_key_webhook_and_user_data_reach_the_callback(
+    http: httpx.Client, open_all_day: str, db: Database
+) -> None:
+    changed = http.patch(
+        f"/v1/widget-keys/{DEMO_WIDGET_KEY}",
+        json={"webhook_url": "http://127.0.0.1:9/hook", "udata": {"notes": "$notes$"}},
+        headers=ACME,
+    )
+    assert changed.status_code == 200
+    assert changed.json()["webhook_url"] == "http://127.0.0.1:9/hook"
+    body = ask(http).json()
+    stored = callbacks.get_interaction(db, open_all_day, body["interaction_id"])
+    assert stored["webhook_url"] == "http://127.0.0.1:9/hook"
+    assert stored["udata"] == {"notes": "$notes$"}
+    refused = http.patch(
+        f"/v1/widget-keys/{DEMO_WIDGET_KEY}",
+        json={"webhook_url": "http://10.0.0.1/hook"},
+        headers=ACME,
+    )
+    assert refused.status_code == 422
+    missing = http.patch("/v1/widget-keys/no-such-key-0000", json={}, headers=ACME)
+    assert missing.status_code == 404

@@ -255,7 +255,9 @@ class WidgetKeyIn(BaseModel):
 
 
 class WidgetKeyPatch(BaseModel):
-    enabled: bool
+    enabled: bool | None = None
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    udata: dict[str, str] | None = None
 
 
 class RosterRow(BaseModel):
@@ -297,16 +299,22 @@ def list_keys(
     return [_key_out(r) for r in service.list_widget_keys(c.db, who.tenant_id)]
 
 
-@keys.patch("/v1/widget-keys/{key}", status_code=204)
+@keys.patch("/v1/widget-keys/{key}")
 def patch_key(
     key: str,
     body: WidgetKeyPatch,
     who: Principal = Depends(admin),
     c: Container = Depends(container),
 ) -> Response:
-    """Disable (or enable again) a widget key."""
-    service.set_widget_key_enabled(c.db, who.tenant_id, key, body.enabled)
-    return Response(status_code=204)
+    """Disable (or enable again) a key, or change its webhook URL and user data."""
+    row = service.update_widget_key(
+        c.db,
+        who.tenant_id,
+        key,
+        body.model_dump(exclude_unset=True),
+        OutboundAllowlist.parse(c.settings.outbound_allow),
+    )
+    return JSONResponse(_key_out(row))
 
 
 @keys.get("/v1/queues/{queue_id}/roster")

@@ -148,10 +148,31 @@ def list_widget_keys(db: Database, tenant_id: str) -> list[dict[str, Any]]:
         return [dict(r) for r in store.list_widget_keys(conn, tenant_id)]
 
 
-def set_widget_key_enabled(db: Database, tenant_id: str, key: str, enabled: bool) -> None:
+def update_widget_key(
+    db: Database,
+    tenant_id: str,
+    key: str,
+    values: dict[str, Any],
+    allowlist: OutboundAllowlist | None = None,
+) -> dict[str, Any]:
+    """Change `enabled`, `webhook_url` ("" or None removes it) or `udata` of a key."""
+    checked: dict[str, Any] = {}
+    if values.get("enabled") is not None:
+        checked["enabled"] = bool(values["enabled"])
+    if "webhook_url" in values:
+        url = values["webhook_url"] or None
+        checked["webhook_url"] = (
+            callbacks.check_webhook_url(url, allowlist or OutboundAllowlist()) if url else None
+        )
+    if values.get("udata") is not None:
+        checked["udata"] = {str(k)[:100]: str(v)[:500] for k, v in values["udata"].items()}
     with db.begin() as conn:
-        if not store.set_widget_key_enabled(conn, tenant_id, key, enabled):
-            raise NotFound("no such widget key")
+        if checked:
+            store.update_widget_key(conn, tenant_id, key, checked)
+        row = next((r for r in store.list_widget_keys(conn, tenant_id) if r["key"] == key), None)
+    if row is None:
+        raise NotFound("no such widget key")
+    return dict(row)
 
 
 def resolve_key(db: Database, key: str, origin: str | None) -> WidgetContext:

@@ -47,11 +47,11 @@ def list_widget_keys(conn: Connection, tenant_id: str) -> list[RowMapping]:
     )
 
 
-def set_widget_key_enabled(conn: Connection, tenant_id: str, key: str, enabled: bool) -> bool:
+def update_widget_key(conn: Connection, tenant_id: str, key: str, values: dict[str, Any]) -> bool:
     result = conn.execute(
         update(widget_keys)
         .where(widget_keys.c.tenant_id == tenant_id, widget_keys.c.key == key)
-        .values(enabled=enabled)
+        .values(**values)
     )
     return result.rowcount == 1
 
