@@ -231,6 +231,7 @@ def _work(db: Database, tenant_id: str, interaction_id: str) -> dict[str, Any]:
         "interaction_id": row["id"],
         "customer_number": row["customer_number"],
         "customer": {
+            "id": row["customer_id"],
             "external_id": person["external_id"] if person else None,
             "attributes": list(person["attributes"] or []) if person else [],
         },

@@ -4,13 +4,15 @@ import { $, api, duration, el, logout, requireLogin, toast, clockTime } from "/s
 // The engine's agent API. Each action names the callback on the agent's desk.
 const AGENT = {
   login: () => api("POST", "/v1/agent/login", {}),
-  ready: () => api("POST", "/v1/agent/ready", {}),
+  ready: () => api("POST", "/v1/agent/ready"),
   pause: (reason) => api("POST", "/v1/agent/pause", { reason }),
-  logout: () => api("POST", "/v1/agent/logout", {}),
-  accept: (id) => api("POST", "/v1/agent/accept", { interaction_id: id }),
-  reject: (id) => api("POST", "/v1/agent/reject", { interaction_id: id }),
-  hangup: (id) => api("POST", "/v1/agent/hangup", { interaction_id: id }),
-  wrapup: (id, body) => api("POST", "/v1/agent/wrapup", { interaction_id: id, ...body }),
+  logout: () => api("POST", "/v1/agent/logout"),
+  accept: (id) => api("POST", `/v1/agent/offers/${id}/accept`),
+  reject: (id) => api("POST", `/v1/agent/offers/${id}/reject`),
+  dial: (customerId) => api("POST", `/v1/agent/preview/${customerId}/dial`),
+  skip: (customerId) => api("POST", `/v1/agent/preview/${customerId}/skip`),
+  hangup: (id) => api("POST", `/v1/agent/calls/${id}/hangup`),
+  wrapup: (id, body) => api("POST", `/v1/agent/calls/${id}/wrapup`, body),
 };
 
 const TYPE_NAMES = { 0: "unknown", 1: "ASAP", 2: "scheduled" };
@@ -175,8 +177,8 @@ async function main() {
   $("#logout-agent").addEventListener("click", () => act(AGENT.logout));
   $("#accept").addEventListener("click", () => act(() => AGENT.accept(desk.work.interaction_id)));
   $("#reject").addEventListener("click", () => act(() => AGENT.reject(desk.work.interaction_id)));
-  $("#dial").addEventListener("click", () => act(() => AGENT.accept(desk.work.interaction_id)));
-  $("#skip").addEventListener("click", () => act(() => AGENT.reject(desk.work.interaction_id)));
+  $("#dial").addEventListener("click", () => act(() => AGENT.dial(desk.work.customer.id)));
+  $("#skip").addEventListener("click", () => act(() => AGENT.skip(desk.work.customer.id)));
   $("#hangup").addEventListener("click", () => act(() => AGENT.hangup(desk.work.interaction_id)));
   $("#wu-result").addEventListener("change", () => { $("#wu-callback-wrap").hidden = $("#wu-result").value !== "CALLBACK"; });
   $("#wrapup").addEventListener("submit", (event) => { event.preventDefault(); wrapUp(false); });
