@@ -151,9 +151,7 @@ def test_foreign_origin_cannot_use_the_key(site: Site, page: Page) -> None:
         )
         foreign.reply("/", Reply(200, html.encode(), {"content-type": "text/html"}))
         page.goto(foreign.url("/"))
-        expect(page.locator(".rappel-widget")).to_contain_text(
-            "not available on this website"
-        )
+        expect(page.locator(".rappel-widget")).to_contain_text("not available on this website")
         expect(page.get_by_label("Your phone number")).to_have_count(0)
 
 
@@ -164,7 +162,9 @@ def test_rate_limit_per_number_stops_the_third_request(site: Site, page: Page) -
             page.reload()
         widget(page).get_by_label("Your phone number").fill("+1 415 555 0143")
         page.get_by_label("Call me at a time I choose").check()
-        expect(page.locator(".rappel-widget select").nth(1).locator("option").first).to_be_attached()
+        expect(
+            page.locator(".rappel-widget select").nth(1).locator("option").first
+        ).to_be_attached()
         page.get_by_role("button", name="Call me back").click()
         if attempt < 2:
             expect(page.get_by_role("heading", name=re.compile("Thank you"))).to_be_visible()
