@@ -7,11 +7,13 @@ test of this module; each test uses its own phone numbers.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 pytest.importorskip("playwright")
@@ -189,3 +191,72 @@ def test_cancel_link_cancels_the_callback(site: Site, page: Page) -> None:
     page.get_by_role("button", name="Cancel the callback").click()
     expect(page.get_by_role("heading", name="Callback cancelled")).to_be_visible()
     assert dict(parse_qsl(link.split("?", 1)[1]))["t"] == site.tenant_id
+
+
+# -- the whole day of one callback ---------------------------------------------------
+
+
+def test_visitor_callback_reaches_an_agent_the_dashboard_and_the_webhook(
+    site: Site, browser: Browser
+) -> None:
+    api = httpx.Client(
+        base_url=site.url,
+        headers={"Authorization": "Bearer fb65d0515b9631c6db72e7e66fe6df49"},
+        timeout=10,
+    )
+    site.hooks.reply("/hook", Reply(200, b"ok"))
+    patched = api.patch(
+        "/v1/widget-keys/demo-widget-key-acme",
+        json={
+            "webhook_url": site.hooks.url("/hook"),
+            "udata": {"notes": "$notes$", "guid": "$interaction_guid$", "sign": "a$equal$b"},
+        },
+    )
+    assert patched.status_code == 200, patched.text
+
+    agent_tab = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    agent_tab.set_default_timeout(30_000)
+    sign_in(agent_tab, site.url + "/agent", "agent1", "agent1-demo")
+    agent_tab.click("#ready")
+    expect(agent_tab.locator("#state")).to_contain_text(re.compile("READY", re.I))
+    shot(agent_tab, "agent")
+
+    visitor = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    visitor.set_default_timeout(30_000)
+    visitor.goto(site.url + "/demo")
+    widget(visitor).get_by_label("Your phone number").fill("+1 415 555 0199")
+    visitor.get_by_label("Call me now").check()
+    visitor.get_by_role("button", name="Call me back").click()
+    expect(visitor.get_by_role("heading", name=re.compile("Thank you"))).to_be_visible()
+    shot(visitor, "demo", full=True)
+
+    expect(agent_tab.locator("#accept")).to_be_visible()
+    expect(agent_tab.locator("#facts")).to_contain_text("555")
+    agent_tab.click("#accept")
+    expect(agent_tab.locator("#wrapup")).to_be_visible()
+    agent_tab.select_option("#wu-result", "SUCCESS")
+    agent_tab.fill("#wu-classifier", "Booked")
+    agent_tab.fill("#wu-notes", "Wants two seats to Lisbon")
+    agent_tab.click("#wu-submit")
+    expect(agent_tab.locator("#wrapup")).to_be_hidden()
+    expect(agent_tab.locator("#stat-handled")).to_have_text("1")
+
+    supervisor = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    supervisor.set_default_timeout(30_000)
+    sign_in(supervisor, site.url + "/supervisor", "supervisor", "supervisor-demo-1")
+    expect(supervisor.locator("#fig-calls")).not_to_have_text("0")
+    expect(supervisor.locator("#agents")).to_contain_text("Alice Agent")
+    shot(supervisor, "supervisor", full=True)
+
+    deadline = 30.0
+    started = time.monotonic()
+    while not site.hooks.requests_to("/hook") and time.monotonic() - started < deadline:
+        time.sleep(0.2)
+    delivered = site.hooks.requests_to("/hook")
+    assert delivered, "the webhook never reached the receiver"
+    form = dict(parse_qsl(delivered[0].body.decode()))
+    assert form["notes"] == "Wants two seats to Lisbon"
+    assert form["sign"] == "a=b"
+    assert re.fullmatch(r"[0-9A-F]{32}", form["guid"])
+    assert "webhook-signature" in {k.lower() for k in delivered[0].headers}
+    api.close()
