@@ -392,3 +392,26 @@ def test_random_parameters_never_get_a_500_nor_partial_rows(
     )
     if not ok:
         assert after == before
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("phone", 17), ("extTransactionData", 16), ("back", 19)]
+)
+def test_nul_character_is_refused_with_the_fields_code_and_nothing_stored(
+    http: httpx.Client, demo: str, name: str, code: int
+) -> None:
+    params = {
+        "tenant": "Acme",
+        "token": "fb65d0515b9631c6db72e7e66fe6df49",
+        "phone": "16505551212",
+        "callback_type": "2",
+        "queue_id": "103",
+        name: "abc\x00def",
+    }
+    answer = http.get("/SC/webcallback.php", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["ctl_error"] == code
+    listed = http.get(
+        "/v1/interactions", headers={"Authorization": "Bearer fb65d0515b9631c6db72e7e66fe6df49"}
+    )
+    assert listed.json()["interactions"] == []

@@ -69,6 +69,21 @@ FIELD_CODES = {
 HTTP_STATUS = {1: 403, 2: 403, 3: 401, 8: 409, 9: 409, 15: 503, 19: 503}
 
 
+_NUL_CODES = {
+    "tenant": 3,
+    "token": 3,
+    "phone": 17,
+    "callback_type": 14,
+    "callback_delay": 11,
+    "expiration": 11,
+    "channel_number": 13,
+    "caller_id": 13,
+    "queue_id": 7,
+    "extTransactionData": 16,
+    "ctl_userdata": 16,
+}
+
+
 class Failure(Exception):
     """An answer with a ctl_error code (never a 500)."""
 
@@ -108,6 +123,11 @@ async def webcallback(request: Request) -> Response:
     params = await _params(request)
     verified = _Back(params.get("back") or None)
     allow = OutboundAllowlist.parse(c.settings.outbound_allow)
+    nul = next((name for name, value in params.items() if "\x00" in name + value), None)
+    if nul is not None:
+        # No text column stores a NUL; refuse it here rather than fail in the database.
+        code = _NUL_CODES.get(nul, 19)
+        return _body(Failure(code, f"parameter {nul!r} contains a NUL character"), 400)
     try:
         intake = await run_write(c.db, c.parts.get(COMMITTER), _job(c, params, allow, verified))
     except BackRefused as exc:

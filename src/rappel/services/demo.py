@@ -201,7 +201,6 @@ def _provision_campaigns(conn: Connection, tid: str, clock: Clock) -> list[str]:
             "dialer_id": CAMPAIGN_DIALER_ID,
             "dialing_mode": "PROGRESSIVE",
             "time_zone": "America/Los_Angeles",
-            "status": "Active",
             "field_schema": [
                 {"name": "Name", "meaning": "text"},
                 {"name": "PhoneNumber", "meaning": "phone"},

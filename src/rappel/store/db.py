@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.pool import QueuePool
 
-from rappel.domain.errors import ServiceUnavailable
+from rappel.domain.errors import ServiceUnavailable, ValidationFailed
 from rappel.store import signals
 
 
@@ -70,6 +70,11 @@ class Database:
                 wake = bool(conn.info.pop("rappel_wake", False))
         except OperationalError as exc:
             raise ServiceUnavailable("the database is not available") from exc
+        except DataError as exc:
+            # Values the database cannot hold (NUL in text, out-of-range numbers) are bad input.
+            raise ValidationFailed(
+                "body", "a value cannot be stored (NUL character or out of range)"
+            ) from exc
         if wake:
             signals.fire_local_wakers()
 

@@ -173,8 +173,11 @@ def read_interaction(
     from rappel.store.datadip import saved_parameters
 
     # Data-dip values the CRM marked saveToDatabase; unsaved ones never reach storage.
+    # Only present when a dip saved something, so the Genesys field set stays exact otherwise.
     with c.db.read() as conn:
-        body["parameters"] = saved_parameters(conn, who.tenant_id, body["interaction_id"])
+        saved = saved_parameters(conn, who.tenant_id, body["interaction_id"])
+    if saved:
+        body["parameters"] = saved
     return body
 
 
