@@ -22,7 +22,9 @@ from rappel.domain.results import is_handled
 from rappel.domain.statistics import AttemptRecord, CampaignStatistics, Window, campaign_statistics
 from rappel.services import agents as agent_service
 from rappel.services.widget import queue_estimate
+from rappel.store import campaigns as campaigns_store
 from rappel.store import dashboard as store
+from rappel.store import interactions as interactions_store
 from rappel.store import tenancy as tenant_store
 from rappel.store.db import Database
 from rappel.store.statistics import load_state_changes
@@ -218,13 +220,15 @@ def desk(db: Database, clock: Clock, tenant_id: str, agent_id: str) -> dict[str,
 
 def _work(db: Database, tenant_id: str, interaction_id: str) -> dict[str, Any]:
     with db.read() as conn:
-        row = store.interaction(conn, tenant_id, interaction_id)
+        row = interactions_store.get_interaction(conn, tenant_id, interaction_id)
         if row is None:
             raise NotFound(f"no interaction {interaction_id}")
         attempt = store.last_attempt(conn, tenant_id, interaction_id)
         person = store.customer(conn, tenant_id, row["customer_id"])
         campaign = (
-            store.campaign(conn, tenant_id, row["campaign_id"]) if row["campaign_id"] else None
+            campaigns_store.get_campaign(conn, tenant_id, row["campaign_id"])
+            if row["campaign_id"]
+            else None
         )
     mode = (person and person["dialing_mode"]) or (campaign and campaign["dialing_mode"])
     return {

@@ -61,18 +61,6 @@ def oldest_waiting(
     return found if isinstance(found, datetime) else None
 
 
-def interaction(conn: Connection, tenant_id: str, interaction_id: str) -> RowMapping | None:
-    return (
-        conn.execute(
-            select(interactions).where(
-                interactions.c.tenant_id == tenant_id, interactions.c.id == interaction_id
-            )
-        )
-        .mappings()
-        .first()
-    )
-
-
 def last_attempt(conn: Connection, tenant_id: str, interaction_id: str) -> RowMapping | None:
     return (
         conn.execute(
@@ -91,18 +79,6 @@ def customer(conn: Connection, tenant_id: str, customer_id: str) -> RowMapping |
         conn.execute(
             select(customers).where(
                 customers.c.tenant_id == tenant_id, customers.c.id == customer_id
-            )
-        )
-        .mappings()
-        .first()
-    )
-
-
-def campaign(conn: Connection, tenant_id: str, campaign_id: str) -> RowMapping | None:
-    return (
-        conn.execute(
-            select(campaigns).where(
-                campaigns.c.tenant_id == tenant_id, campaigns.c.id == campaign_id
             )
         )
         .mappings()
