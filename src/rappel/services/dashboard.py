@@ -27,7 +27,7 @@ from rappel.store import dashboard as store
 from rappel.store import interactions as interactions_store
 from rappel.store import tenancy as tenant_store
 from rappel.store.db import Database
-from rappel.store.statistics import load_state_changes
+from rappel.store.statistics import load_attempts, load_state_changes
 
 INTERVAL_MINUTES = 30
 #: The abandon-rate target drawn when no campaign is active (percent).
@@ -132,7 +132,7 @@ def charts_today(db: Database, clock: Clock, tenant_id: str) -> dict[str, Any]:
     start = day.window.start
     assert start is not None
     with db.read() as conn:
-        attempts = store.load_all_attempts(conn, tenant_id, start)
+        attempts = load_attempts(conn, tenant_id, None, start, campaigns_only=False)
         changes = load_state_changes(conn, tenant_id, day.window.end, None)
         targets = store.abandon_targets(conn, tenant_id)
     step = timedelta(minutes=INTERVAL_MINUTES)
@@ -184,7 +184,7 @@ def agent_today(db: Database, clock: Clock, tenant_id: str, agent_id: str) -> di
     day = _tenant_day(db, tenant_id, now)
     assert day.window.start is not None
     with db.read() as conn:
-        attempts = store.load_all_attempts(conn, tenant_id, day.window.start)
+        attempts = load_attempts(conn, tenant_id, None, day.window.start, campaigns_only=False)
         changes = load_state_changes(conn, tenant_id, day.window.end, [agent_id])
     times = time_in_states(changes, day.window.start, day.window.end, now)
     mine = [a for a in attempts if a.agent_id == agent_id and a.started_at in day.window]

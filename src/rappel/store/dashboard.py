@@ -6,44 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, func, select
 
-from rappel.domain.results import CustomerResult
-from rappel.domain.statistics import AttemptRecord
-from rappel.store.statistics import _call_result, _result
 from rappel.store.tables import attempts, campaigns, customers, interactions, users
 from rappel.store.widget import WAITING_STATUSES
 
 T = attempts.c
-
-
-def load_all_attempts(conn: Connection, tenant_id: str, since: datetime) -> list[AttemptRecord]:
-    """Every attempt (campaign calls and queue callbacks) started at or after `since`.
-
-    `store.statistics.load_attempts` keeps to campaigns, as OBI does; the day's charts
-    count queue callbacks too, with the same record type and the same computations.
-    """
-    query = select(
-        T.campaign_id,
-        T.customer_id,
-        T.agent_id,
-        T.placed_at,
-        T.call_result,
-        T.customer_result,
-        T.amount,
-        T.dialed,
-    ).where(T.tenant_id == tenant_id, T.placed_at >= since)
-    return [
-        AttemptRecord(
-            campaign_id=r.campaign_id,
-            customer_id=r.customer_id,
-            agent_id=r.agent_id,
-            started_at=r.placed_at,
-            call_result=_call_result(r.call_result),
-            customer_result=_result(r.customer_result, CustomerResult.DIALING),
-            amount=r.amount,
-            dialed=bool(r.dialed),
-        )
-        for r in conn.execute(query)
-    ]
 
 
 def oldest_waiting(

@@ -42,9 +42,18 @@ def _call_result(value: int | None) -> CallResult | None:
 
 
 def load_attempts(
-    conn: Connection, tenant_id: str, campaign_ids: Sequence[str] | None, since: datetime | None
+    conn: Connection,
+    tenant_id: str,
+    campaign_ids: Sequence[str] | None,
+    since: datetime | None,
+    *,
+    campaigns_only: bool = True,
 ) -> list[AttemptRecord]:
-    """Campaign attempts started at or after `since` (all when None)."""
+    """Attempts started at or after `since` (all when None).
+
+    OBI counts campaign attempts only; the dashboard's charts pass
+    `campaigns_only=False` to count queue callbacks with the same computations.
+    """
     query = select(
         T.campaign_id,
         T.customer_id,
@@ -54,7 +63,9 @@ def load_attempts(
         T.customer_result,
         T.amount,
         T.dialed,
-    ).where(T.tenant_id == tenant_id, T.campaign_id.is_not(None))
+    ).where(T.tenant_id == tenant_id)
+    if campaigns_only:
+        query = query.where(T.campaign_id.is_not(None))
     if campaign_ids is not None:
         query = query.where(T.campaign_id.in_(list(campaign_ids)))
     if since is not None:
