@@ -11,6 +11,7 @@ from typing import Any
 from rappel.clock import Clock, WallClock
 from rappel.config import Settings, ensure_secret
 from rappel.store.db import Database
+from rappel.store.tenancy_cache import TenancyCache
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Container:
     db: Database
     clock: Clock
     secret: str
+    #: Tenancy rows read on hot paths (intake), checked against `tenancy_version`.
+    tenancy: TenancyCache = field(default_factory=TenancyCache)
     #: Optional parts registered by later layers (engine, telephony, integrations).
     parts: dict[str, Any] = field(default_factory=dict)
 

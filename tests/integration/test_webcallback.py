@@ -11,7 +11,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from rappel.api import webcallback
 from rappel.api.app import create_app
@@ -415,3 +415,25 @@ def test_nul_character_is_refused_with_the_fields_code_and_nothing_stored(
         "/v1/interactions", headers={"Authorization": "Bearer fb65d0515b9631c6db72e7e66fe6df49"}
     )
     assert listed.json()["interactions"] == []
+
+
+def test_changes_made_outside_the_server_apply_to_the_next_request(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    # The server caches tenancy rows; raw SQL, as another node or a console would write,
+    # must still reach the very next request (triggers bump tenancy_version).
+    assert call(http, **TYPE2).status_code == 200
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE queues SET enabled = false WHERE tenant_id = :t AND short_id = 103"),
+            {"t": demo},
+        )
+    answer = call(http, **{**TYPE2, "phone": "16505550001"})
+    assert (answer.status_code, answer.json()["ctl_error"]) == (409, 8)
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE api_tokens SET revoked_at = created_at WHERE tenant_id = :t"), {"t": demo}
+        )
+    answer = call(http, **{**TYPE1, "phone": "16505550002"})
+    assert (answer.status_code, answer.json()["ctl_error"]) == (401, 3)
+    assert row_counts(db) == (1, 1)

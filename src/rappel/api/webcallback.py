@@ -28,8 +28,8 @@ from rappel.domain.userdata import parse_pairs, split_system_data
 from rappel.integrations.ssrf import OutboundAllowlist
 from rappel.services import callbacks as svc
 from rappel.services.secrets import token_hash
-from rappel.store import tenancy as tenancy_store
 from rappel.store.group_commit import GroupCommitter, run_write
+from rappel.store.tenancy_cache import TenancyReader
 
 PATH = "/SC/webcallback.php"
 COMMITTER = "group_commit"
@@ -172,12 +172,12 @@ def _job(
     c: Container, params: dict[str, str], allow: OutboundAllowlist, back: _Back
 ) -> Callable[[Connection], svc.Intake]:
     def job(conn: Connection) -> svc.Intake:
-        tenant = _authenticate(conn, params)
+        tenant = _authenticate(conn, c.tenancy, params)
         _check_back(tenant, back.given)
         back.checked = back.given is not None
         try:
             svc.check_tenant_open(tenant, web_callback=True)
-            return svc.intake(conn, c.clock, tenant, _request(params), allow)
+            return svc.intake(conn, c.clock, tenant, _request(params), allow, c.tenancy)
         except svc.IntakeRefused as exc:
             raise Failure(PROBLEM_CODES[exc.problem], exc.message) from exc
         except ValidationFailed as exc:
@@ -186,10 +186,10 @@ def _job(
     return job
 
 
-def _authenticate(conn: Connection, params: dict[str, str]) -> Tenant:
+def _authenticate(conn: Connection, tenancy: TenancyReader, params: dict[str, str]) -> Tenant:
     name, token = params.get("tenant", ""), params.get("token", "")
-    tenant = tenancy_store.get_tenant_by_name(conn, name[:100]) if name else None
-    row = tenancy_store.find_token(conn, token_hash(token)) if 0 < len(token) <= 200 else None
+    tenant = tenancy.tenant_by_name(conn, name[:100]) if name else None
+    row = tenancy.token(conn, token_hash(token)) if 0 < len(token) <= 200 else None
     if (
         tenant is None
         or row is None

@@ -49,6 +49,7 @@ from rappel.store import interactions as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
 from rappel.store.signals import work_changed
+from rappel.store.tenancy_cache import DirectTenancy, TenancyReader
 
 EXT_DATA_MAX = 500
 CALLBACK_SERVER_ID = "rappel"
@@ -201,19 +202,30 @@ def replay(db: Database, tenant_id: str, req: CallbackRequest) -> Intake:
         return _replay(conn, tenant_id, req)
 
 
+DIRECT = DirectTenancy()
+
+
 def intake(
-    conn: Connection, clock: Clock, tenant: Tenant, req: CallbackRequest, allow: OutboundAllowlist
+    conn: Connection,
+    clock: Clock,
+    tenant: Tenant,
+    req: CallbackRequest,
+    allow: OutboundAllowlist,
+    tenancy: TenancyReader = DIRECT,
 ) -> Intake:
-    """Validate and store one request on `conn` (the caller owns the transaction)."""
+    """Validate and store one request on `conn` (the caller owns the transaction).
+
+    `tenancy` answers the queue, channel and dial-plan lookups (a cache on hot paths).
+    """
     now = clock.now()
     if req.idempotency_key is not None:
         previous = store.find_by_idempotency_key(conn, tenant.id, req.idempotency_key)
         if previous is not None:
             return _replay_row(previous, req)
-    queue_id = _resolve_queue(conn, tenant.id, req)
-    channel = _resolve_channel(conn, tenant.id, req)
-    number = _normalise(conn, tenant, req.phone, req)
-    extra = [_normalise(conn, tenant, p, req) for p in req.extra_phones if p]
+    queue_id = _resolve_queue(conn, tenancy, tenant.id, req)
+    channel = _resolve_channel(conn, tenancy, tenant.id, req)
+    number = _normalise(conn, tenancy, tenant, req.phone, req)
+    extra = [_normalise(conn, tenancy, tenant, p, req) for p in req.extra_phones if p]
     _check_ext_data(req.ext_transaction_data)
     webhook = check_webhook_url(req.webhook_url, allow) if req.webhook_url else None
     start = req.start_time or now + timedelta(seconds=max(0, req.delay_s))
@@ -242,7 +254,7 @@ def intake(
     )
     store.insert_customer_attributes(conn, tenant.id, customer_id, req.attributes)
     row = _interaction_row(tenant, callback, req, queue_id, channel, now)
-    row.update(caller_id=_caller_id(conn, tenant, req.caller_id), webhook_url=webhook)
+    row.update(caller_id=_caller_id(conn, tenancy, tenant, req.caller_id), webhook_url=webhook)
     store.insert_interaction(conn, row)
     work_changed(conn)
     return Intake(row, created=True)
@@ -262,16 +274,18 @@ def _replay_row(row: RowMapping, req: CallbackRequest) -> Intake:
     return Intake(dict(row), created=False)
 
 
-def _resolve_queue(conn: Connection, tenant_id: str, req: CallbackRequest) -> str | None:
+def _resolve_queue(
+    conn: Connection, tenancy: TenancyReader, tenant_id: str, req: CallbackRequest
+) -> str | None:
     given = (req.queue or "").strip()
     if not given:
         if req.flow is CallbackFlow.AGENT_FIRST:
             raise IntakeRefused(IntakeProblem.QUEUE_UNKNOWN, "queue_id", "a queue id is required")
         return None
     if given.isdigit() and len(given) <= 9:
-        queue = tenancy_store.get_queue_by_short_id(conn, tenant_id, int(given))
+        queue = tenancy.queue_by_short_id(conn, tenant_id, int(given))
     elif is_id(given):
-        queue = tenancy_store.get_queue(conn, tenant_id, parse_id(given, "queue_id"))
+        queue = tenancy.queue(conn, tenant_id, parse_id(given, "queue_id"))
     else:
         queue = None
     if queue is None:
@@ -285,7 +299,9 @@ def _resolve_queue(conn: Connection, tenant_id: str, req: CallbackRequest) -> st
     return queue.id
 
 
-def _resolve_channel(conn: Connection, tenant_id: str, req: CallbackRequest) -> str | None:
+def _resolve_channel(
+    conn: Connection, tenancy: TenancyReader, tenant_id: str, req: CallbackRequest
+) -> str | None:
     given = (req.channel_number or "").strip()
     if not given:
         if req.flow is CallbackFlow.CUSTOMER_FIRST:
@@ -297,7 +313,7 @@ def _resolve_channel(conn: Connection, tenant_id: str, req: CallbackRequest) -> 
                 IntakeProblem.QUEUE_UNKNOWN, "queue_id", "a queue or a channel is required"
             )
         return None
-    channel = tenancy_store.get_channel(conn, tenant_id, given[:32])
+    channel = tenancy.channel(conn, tenant_id, given[:32])
     if channel is None or not channel.enabled:
         raise IntakeRefused(
             IntakeProblem.CHANNEL_UNKNOWN, "channel_number", f"no channel {given[:40]!r}"
@@ -305,11 +321,13 @@ def _resolve_channel(conn: Connection, tenant_id: str, req: CallbackRequest) -> 
     return channel.number
 
 
-def _normalise(conn: Connection, tenant: Tenant, raw: str, req: CallbackRequest) -> str:
+def _normalise(
+    conn: Connection, tenancy: TenancyReader, tenant: Tenant, raw: str, req: CallbackRequest
+) -> str:
     plan_id = req.dial_plan_id if req.dial_plan_id is not None else tenant.default_dial_plan_id
     plan = DialPlan(0, "US")
     if plan_id is not None:
-        row = tenancy_store.get_dial_plan(conn, tenant.id, plan_id)
+        row = tenancy.dial_plan(conn, tenant.id, plan_id)
         if row is None:
             raise IntakeRefused(
                 IntakeProblem.DIAL_PLAN_UNKNOWN, "dialplan_id", f"no dial plan {plan_id}"
@@ -371,13 +389,17 @@ def _check_limits(conn: Connection, tenant: Tenant, number: str, now: datetime) 
             IntakeProblem.NUMBER_LIMIT, f"at most {per_number} callback requests per number an hour"
         )
     per_tenant = tenant.max_callbacks_per_tenant_hour
-    if store.count_requests_for_tenant(conn, tenant.id, since, per_tenant) >= per_tenant:
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    # Counts this request; a refusal rolls the count back with the request's savepoint.
+    if store.count_tenant_request(conn, tenant.id, hour) > per_tenant:
         raise IntakeLimited(
             IntakeProblem.TENANT_LIMIT, f"at most {per_tenant} callback requests an hour"
         )
 
 
-def _caller_id(conn: Connection, tenant: Tenant, given: str | None) -> str | None:
+def _caller_id(
+    conn: Connection, tenancy: TenancyReader, tenant: Tenant, given: str | None
+) -> str | None:
     """8x8 caller_id: Anonymous, -1 (agent default), a tenant channel, else the tenant default."""
     value = (given or "").strip()
     if value.lower() == "anonymous":
@@ -385,7 +407,7 @@ def _caller_id(conn: Connection, tenant: Tenant, given: str | None) -> str | Non
     if value == "-1":
         return "-1"
     if value.isdigit() and len(value) <= 32:
-        channel = tenancy_store.get_channel(conn, tenant.id, value)
+        channel = tenancy.channel(conn, tenant.id, value)
         if channel is not None and channel.enabled and channel.usable_as_caller_id:
             return channel.number
     return tenant.default_caller_id

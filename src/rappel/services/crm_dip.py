@@ -156,6 +156,8 @@ async def _tracked(
 async def _dip(
     container: Container, tenant_id: str, interaction_id: str, stage: DipStage
 ) -> DipOutcome | None:
+    if container.tenancy.known_crm_dip_configs(tenant_id) == ():
+        return None  # no CRM configured for the tenant: no thread, no query
     found = await asyncio.to_thread(_load, container, tenant_id, interaction_id)
     if found is None:
         return None
@@ -190,6 +192,8 @@ def _load(
     container: Container, tenant_id: str, interaction_id: str
 ) -> tuple[CrmDipConfig, str, InteractionValues] | None:
     with container.db.read() as conn:
+        if not container.tenancy.crm_dip_configs(conn, tenant_id):
+            return None
         row = store.interaction_for_dip(conn, tenant_id, interaction_id)
         if row is None:
             return None

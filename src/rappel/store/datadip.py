@@ -181,6 +181,12 @@ def delete_crm_config(conn: Connection, tenant_id: str, scope: str, scope_id: st
     return bool(result.rowcount)
 
 
+def tenant_crm_configs(conn: Connection, tenant_id: str) -> tuple[RowMapping, ...]:
+    """Every CRM dip configuration of a tenant, whatever its scope."""
+    query = select(crm_dip_configs).where(crm_dip_configs.c.tenant_id == tenant_id)
+    return tuple(conn.execute(query).mappings())
+
+
 def applicable_crm_configs(
     conn: Connection, tenant_id: str, campaign_id: str | None, queue_id: str | None
 ) -> list[RowMapping]:

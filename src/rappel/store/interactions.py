@@ -3,15 +3,15 @@
 Every query names its tenant. List filters ride on the indexes of
 `interactions` ((tenant, start_date), (tenant, customer_number,
 callback_status), (tenant, idempotency_key)) and of `session_parameters`
-((tenant, name, value)); counts for the abuse limits are bounded so they cost
-at most `limit + 1` index entries whatever the table size.
+((tenant, name, value)). The per-number limit counts at most `limit + 1` index
+entries; the per-tenant limit reads one row of `intake_counts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -19,15 +19,23 @@ from sqlalchemy import (
     RowMapping,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from rappel.domain.codes import InteractionStatus
-from rappel.store.tables import customer_attributes, customers, interactions, session_parameters
+from rappel.store.tables import (
+    customer_attributes,
+    customers,
+    intake_counts,
+    interactions,
+    session_parameters,
+)
 
 _STOPPED = int(InteractionStatus.STOPPED)
 
@@ -89,15 +97,6 @@ _COUNT_FOR_NUMBER = select(func.count()).select_from(
     .where(
         interactions.c.tenant_id == bindparam("tenant_id"),
         interactions.c.customer_number == bindparam("number"),
-        interactions.c.start_date >= bindparam("since"),
-    )
-    .limit(bindparam("cap"))
-    .subquery()
-)
-_COUNT_FOR_TENANT = select(func.count()).select_from(
-    select(interactions.c.id)
-    .where(
-        interactions.c.tenant_id == bindparam("tenant_id"),
         interactions.c.start_date >= bindparam("since"),
     )
     .limit(bindparam("cap"))
@@ -180,10 +179,32 @@ def count_requests_for_number(
     return int(conn.execute(_COUNT_FOR_NUMBER, args).scalar_one())
 
 
-def count_requests_for_tenant(conn: Connection, tenant_id: str, since: datetime, limit: int) -> int:
-    """Requests of a tenant since `since`, counted up to `limit + 1`."""
-    args = {"tenant_id": tenant_id, "since": since, "cap": limit + 1}
-    return int(conn.execute(_COUNT_FOR_TENANT, args).scalar_one())
+def _count_upsert(dialect: Any) -> Any:
+    row = {"tenant_id": bindparam("tenant_id"), "hour": bindparam("hour"), "requests": 1}
+    return (
+        dialect.insert(intake_counts)
+        .values(row)
+        .on_conflict_do_update(
+            index_elements=["tenant_id", "hour"],
+            set_={"requests": intake_counts.c.requests + 1},
+        )
+        .returning(intake_counts.c.requests)
+    )
+
+
+_COUNT_UPSERT = {"postgresql": _count_upsert(postgresql), "sqlite": _count_upsert(sqlite)}
+#: Hour counts older than this are dropped when a tenant starts a new hour.
+COUNT_RETENTION = timedelta(days=2)
+
+
+def count_tenant_request(conn: Connection, tenant_id: str, hour: datetime) -> int:
+    """Count one more request of a tenant in the clock hour `hour`; returns the hour's total."""
+    args = {"tenant_id": tenant_id, "hour": hour}
+    total = int(conn.execute(_COUNT_UPSERT[conn.dialect.name], args).scalar_one())
+    if total == 1:
+        old = intake_counts.c.hour < hour - COUNT_RETENTION
+        conn.execute(delete(intake_counts).where(intake_counts.c.tenant_id == tenant_id, old))
+    return total
 
 
 def update_interaction_guarded(

@@ -69,6 +69,16 @@ tenants = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# One row, bumped by database triggers (migration 0002) on every change to tenants,
+# tokens, channels, queues, dial plans and CRM dip configurations: a process may cache
+# those rows and still see each change in its next transaction. A meta row, no tenant_id.
+tenancy_version = Table(
+    "tenancy_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
@@ -298,6 +308,18 @@ customer_attributes = Table(
         ondelete="CASCADE",
     ),
     Index("ix_customer_attributes_lookup", "tenant_id", "name_ci", "value_ci"),
+)
+
+# Callback requests stored per tenant and clock hour: the tenant's hourly limit is one
+# row to read and bump instead of a count over the hour's interactions.
+intake_counts = Table(
+    "intake_counts",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("hour", TS, nullable=False),
+    Column("requests", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "hour"),
+    _tenant_fk("intake_counts"),
 )
 
 interactions = Table(

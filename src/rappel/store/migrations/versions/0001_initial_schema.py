@@ -98,6 +98,12 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "tenancy_version",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tenancy_version")),
+    )
+    op.create_table(
         "tenants",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -347,6 +353,19 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "number", name=op.f("pk_do_not_call")),
+    )
+    op.create_table(
+        "intake_counts",
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("hour", rappel.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_intake_counts_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "hour", name=op.f("pk_intake_counts")),
     )
     op.create_table(
         "queues",
@@ -610,6 +629,7 @@ def downgrade() -> None:
     op.drop_table("widget_keys")
     op.drop_table("users")
     op.drop_table("queues")
+    op.drop_table("intake_counts")
     op.drop_table("do_not_call")
     op.drop_table("dialers")
     op.drop_table("dial_plans")
@@ -634,6 +654,7 @@ def downgrade() -> None:
     op.drop_table("webhook_outbox")
     op.drop_table("webhook_attempts")
     op.drop_table("tenants")
+    op.drop_table("tenancy_version")
     with op.batch_alter_table("session_parameters", schema=None) as batch_op:
         batch_op.drop_index("ix_session_parameters_search")
 
