@@ -59,7 +59,11 @@ def serve(db_url: str, port: int, ready: Any) -> None:
     async def stats() -> JSONResponse:
         committer = container.parts.get("group_commit")
         return JSONResponse(
-            {"batches": getattr(committer, "batches", 0), "jobs": getattr(committer, "jobs", 0)}
+            {
+                "batches": getattr(committer, "batches", 0),
+                "jobs": getattr(committer, "jobs", 0),
+                "cpu_s": time.process_time(),
+            }
         )
 
     import uvicorn
@@ -78,6 +82,12 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    #: CPU time of the server process during the phase (all its threads)
+    server_cpu_s: float = 0.0
+
+    @property
+    def server_cpu_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
 
     @property
     def rps(self) -> float:
@@ -177,9 +187,17 @@ def load(base: str, out: Any) -> None:
     for _ in range(200):  # warm up both routes
         httpx.get(base + "/bench/noop")
     httpx.get(base + intake_path(numbers))
-    noop = closed_loop(base, lambda: "/bench/noop", SECONDS)
-    intake = closed_loop(base, lambda: intake_path(numbers), SECONDS)
-    paced = open_loop(base, lambda: intake_path(numbers), intake.rps / 2, SECONDS)
+
+    def measured(phase: Any) -> Result:
+        before = httpx.get(base + "/bench/stats").json()["cpu_s"]
+        result: Result = phase()
+        result.server_cpu_s = httpx.get(base + "/bench/stats").json()["cpu_s"] - before
+        return result
+
+    noop = measured(lambda: closed_loop(base, lambda: "/bench/noop", SECONDS))
+    intake = measured(lambda: closed_loop(base, lambda: intake_path(numbers), SECONDS))
+    half = intake.rps / 2
+    paced = measured(lambda: open_loop(base, lambda: intake_path(numbers), half, SECONDS))
     stats = httpx.get(base + "/bench/stats").json()
     out.put((noop, intake, paced, stats))
 
@@ -212,7 +230,8 @@ def report(noop: Result, intake: Result, paced: Result, stats: dict[str, int]) -
     ]
     table = "\n".join(
         f"| {name} | {r.requests} | {r.errors} | {r.rps:.0f} "
-        f"| {statistics.median(r.latencies_ms):.1f} | {r.pct(99):.1f} |"
+        f"| {statistics.median(r.latencies_ms):.1f} | {r.pct(99):.1f} "
+        f"| {r.server_cpu_ms_per_request:.2f} |"
         for name, r in rows
     )
     verdict_rps = "met" if ratio >= 0.75 else "NOT met"
@@ -227,8 +246,8 @@ callback (distinct numbers) and is answered only after its commit; commits are
 grouped by the group-commit writer (average {batch:.1f} requests per commit over
 {stats["batches"]} commits).
 
-| phase | requests | non-200 | req/s | p50 ms | p99 ms |
-|---|---|---|---|---|---|
+| phase | requests | non-200 | req/s | p50 ms | p99 ms | server CPU ms/request |
+|---|---|---|---|---|---|---|
 {table}
 
 - Intake / no-op throughput: **{ratio:.0%}** (target >= 75 %: {verdict_rps}).

@@ -375,7 +375,8 @@ interactions = Table(
     Index("ix_interactions_due", "due_at"),
     # Routing: the callbacks waiting in a queue for a free agent, oldest first.
     Index("ix_interactions_queue_wait", "tenant_id", "queue_id", "callback_status", "start_time"),
-    Index("ix_interactions_number", "tenant_id", "customer_number", "callback_status"),
+    # Intake's duplicate check and per-number limit: one number's requests by date.
+    Index("ix_interactions_number", "tenant_id", "customer_number", "start_date"),
     Index("ix_interactions_idempotency", "tenant_id", "idempotency_key", unique=True),
     Index("ix_interactions_start_date", "tenant_id", "start_date"),
 )

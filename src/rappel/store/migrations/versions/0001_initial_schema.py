@@ -562,9 +562,7 @@ def upgrade() -> None:
             "ix_interactions_idempotency", ["tenant_id", "idempotency_key"], unique=True
         )
         batch_op.create_index(
-            "ix_interactions_number",
-            ["tenant_id", "customer_number", "callback_status"],
-            unique=False,
+            "ix_interactions_number", ["tenant_id", "customer_number", "start_date"], unique=False
         )
         batch_op.create_index(
             "ix_interactions_queue_wait",
