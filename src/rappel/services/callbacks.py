@@ -244,10 +244,12 @@ def intake(
         now=now,
     )
     _lock_number(conn, tenant.id, number)
-    duplicate = store.find_open_duplicate(conn, tenant.id, number, queue_id, channel)
+    since = now - timedelta(hours=1)
+    history = store.requests_for_number(conn, tenant.id, number, since)
+    duplicate = _open_duplicate(history, queue_id, channel)
     if duplicate is not None:
         return Intake(dict(duplicate), created=False)
-    _check_limits(conn, tenant, number, now)
+    _check_limits(conn, tenant, history, since, now)
     callback.admit(now)
     store.insert_customer(
         conn, _customer_row(tenant.id, customer_id, interaction_id, [number, *extra], req, now)
@@ -381,17 +383,32 @@ def _lock_number(conn: Connection, tenant_id: str, number: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": tenant_id + number})
 
 
-def _check_limits(conn: Connection, tenant: Tenant, number: str, now: datetime) -> None:
-    since = now - timedelta(hours=1)
+def _open_duplicate(
+    history: Sequence[RowMapping], queue_id: str | None, channel: str | None
+) -> RowMapping | None:
+    """The oldest open request for the same destination: the queue, else the channel."""
+    for row in history:
+        if row["status"] == int(InteractionStatus.STOPPED):
+            continue
+        if queue_id is not None and row["queue_id"] == queue_id:
+            return row
+        if queue_id is None and row["queue_id"] is None and row["channel_number"] == channel:
+            return row
+    return None
+
+
+def _check_limits(
+    conn: Connection, tenant: Tenant, history: Sequence[RowMapping], since: datetime, now: datetime
+) -> None:
     per_number = tenant.max_callbacks_per_number_hour
-    if store.count_requests_for_number(conn, tenant.id, number, since, per_number) >= per_number:
+    if sum(1 for row in history if row["start_date"] >= since) >= per_number:
         raise IntakeLimited(
             IntakeProblem.NUMBER_LIMIT, f"at most {per_number} callback requests per number an hour"
         )
     per_tenant = tenant.max_callbacks_per_tenant_hour
     hour = now.replace(minute=0, second=0, microsecond=0)
-    # Counts this request; a refusal rolls the count back with the request's savepoint.
-    if store.count_tenant_request(conn, tenant.id, hour) > per_tenant:
+    # The last check: once counted, the request is stored.
+    if not store.count_tenant_request(conn, tenant.id, hour, per_tenant):
         raise IntakeLimited(
             IntakeProblem.TENANT_LIMIT, f"at most {per_tenant} callback requests an hour"
         )

@@ -1,10 +1,10 @@
 """Queries for callback interactions and the customer records behind them.
 
 Every query names its tenant. List filters ride on the indexes of
-`interactions` ((tenant, start_date), (tenant, customer_number,
-callback_status), (tenant, idempotency_key)) and of `session_parameters`
-((tenant, name, value)). The per-number limit counts at most `limit + 1` index
-entries; the per-tenant limit reads one row of `intake_counts`.
+`interactions` ((tenant, start_date), (tenant, customer_number, start_date),
+(tenant, idempotency_key)) and of `session_parameters` ((tenant, name, value)).
+Intake's duplicate check and per-number limit read one number's open and recent
+requests; the per-tenant limit reads and bumps one row of `intake_counts`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
     or_,
     select,
@@ -69,38 +68,16 @@ class Cursor:
 # form, which matters on the intake path (a fresh `.values(**row)` costs more than the SQL).
 _INSERT_CUSTOMER = insert(customers)
 _INSERT_INTERACTION = insert(interactions)
-_DUPLICATE_ON_QUEUE = (
+# A number's open requests and its recent ones, oldest first: the duplicate check and
+# the per-number limit read them in one pass over ix_interactions_number.
+_NUMBER_REQUESTS = (
     select(interactions)
     .where(
         interactions.c.tenant_id == bindparam("tenant_id"),
         interactions.c.customer_number == bindparam("number"),
-        interactions.c.status != _STOPPED,
-        interactions.c.queue_id == bindparam("queue_id"),
+        or_(interactions.c.status != _STOPPED, interactions.c.start_date >= bindparam("since")),
     )
     .order_by(interactions.c.start_date)
-    .limit(1)
-)
-_DUPLICATE_ON_CHANNEL = (
-    select(interactions)
-    .where(
-        interactions.c.tenant_id == bindparam("tenant_id"),
-        interactions.c.customer_number == bindparam("number"),
-        interactions.c.status != _STOPPED,
-        interactions.c.queue_id.is_(None),
-        interactions.c.channel_number == bindparam("channel"),
-    )
-    .order_by(interactions.c.start_date)
-    .limit(1)
-)
-_COUNT_FOR_NUMBER = select(func.count()).select_from(
-    select(interactions.c.id)
-    .where(
-        interactions.c.tenant_id == bindparam("tenant_id"),
-        interactions.c.customer_number == bindparam("number"),
-        interactions.c.start_date >= bindparam("since"),
-    )
-    .limit(bindparam("cap"))
-    .subquery()
 )
 
 
@@ -156,27 +133,12 @@ def find_by_idempotency_key(conn: Connection, tenant_id: str, key: str) -> RowMa
     )
 
 
-def find_open_duplicate(
-    conn: Connection,
-    tenant_id: str,
-    customer_number: str,
-    queue_id: str | None,
-    channel_number: str | None,
-) -> RowMapping | None:
-    """An open callback for the same number and the same destination (queue, else channel)."""
-    args: dict[str, Any] = {"tenant_id": tenant_id, "number": customer_number}
-    if queue_id is not None:
-        return conn.execute(_DUPLICATE_ON_QUEUE, {**args, "queue_id": queue_id}).mappings().first()
-    query, args = _DUPLICATE_ON_CHANNEL, {**args, "channel": channel_number}
-    return conn.execute(query, args).mappings().first()
-
-
-def count_requests_for_number(
-    conn: Connection, tenant_id: str, customer_number: str, since: datetime, limit: int
-) -> int:
-    """Requests for a number since `since`, counted up to `limit + 1`."""
-    args = {"tenant_id": tenant_id, "number": customer_number, "since": since, "cap": limit + 1}
-    return int(conn.execute(_COUNT_FOR_NUMBER, args).scalar_one())
+def requests_for_number(
+    conn: Connection, tenant_id: str, customer_number: str, since: datetime
+) -> list[RowMapping]:
+    """A number's requests that are still open or started at or after `since`, oldest first."""
+    args = {"tenant_id": tenant_id, "number": customer_number, "since": since}
+    return list(conn.execute(_NUMBER_REQUESTS, args).mappings())
 
 
 def _count_upsert(dialect: Any) -> Any:
@@ -187,6 +149,8 @@ def _count_upsert(dialect: Any) -> Any:
         .on_conflict_do_update(
             index_elements=["tenant_id", "hour"],
             set_={"requests": intake_counts.c.requests + 1},
+            # At the limit the row is left alone and nothing is returned: a refusal writes nothing.
+            where=intake_counts.c.requests < bindparam("limit"),
         )
         .returning(intake_counts.c.requests)
     )
@@ -197,14 +161,21 @@ _COUNT_UPSERT = {"postgresql": _count_upsert(postgresql), "sqlite": _count_upser
 COUNT_RETENTION = timedelta(days=2)
 
 
-def count_tenant_request(conn: Connection, tenant_id: str, hour: datetime) -> int:
-    """Count one more request of a tenant in the clock hour `hour`; returns the hour's total."""
-    args = {"tenant_id": tenant_id, "hour": hour}
-    total = int(conn.execute(_COUNT_UPSERT[conn.dialect.name], args).scalar_one())
+def count_tenant_request(conn: Connection, tenant_id: str, hour: datetime, limit: int) -> bool:
+    """Count one more request of a tenant in the clock hour `hour`, unless `limit` is reached.
+
+    True when counted; False (and nothing written) when the hour already holds `limit`.
+    """
+    if limit < 1:
+        return False
+    args = {"tenant_id": tenant_id, "hour": hour, "limit": limit}
+    total = conn.execute(_COUNT_UPSERT[conn.dialect.name], args).scalar()
+    if total is None:
+        return False
     if total == 1:
         old = intake_counts.c.hour < hour - COUNT_RETENTION
         conn.execute(delete(intake_counts).where(intake_counts.c.tenant_id == tenant_id, old))
-    return total
+    return True
 
 
 def update_interaction_guarded(
