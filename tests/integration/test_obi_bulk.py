@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, insert, select
 
 from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
+from rappel.store import customers as store
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
 
@@ -155,3 +157,69 @@ def test_malformed_lists_are_400_never_500(http: httpx.Client, demo: str) -> Non
         ).status_code
         == 400
     )
+
+
+def test_bulk_writer_stores_rows_as_a_plain_insert_does(db: Database, demo: str) -> None:
+    now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    row = {c.name: None for c in customers.columns} | {
+        "tenant_id": demo,
+        "campaign_id": TEST_CAMPAIGN_ID,
+        "numbers": "+14155550100;",
+        "number1": "+14155550100",
+        "attributes": [{"name": "City", "value": "Zürich"}],
+        "result": "DIALING",
+        "call_count": 0,
+        "last_b_number": 0,
+        "priority": -3,
+        "state": 0,
+        "amount": 1.5,
+        "next_call_at": now,
+        "created_at": now,
+        "modified_at": now,
+    }
+    bulk = {**row, "id": "B" * 32, "external_id": "bulk"}
+    plain = {**row, "id": "P" * 32, "external_id": "plain"}
+    attribute = {"tenant_id": demo, "position": 0, "name": "City", "name_ci": "city"}
+    attribute |= {"value": "Zürich", "value_ci": "zürich"}
+    with db.begin() as conn:
+        store.insert_customers(conn, [bulk], [{**attribute, "customer_id": bulk["id"]}])
+        conn.execute(insert(customers), [plain])
+        conn.execute(insert(customer_attributes), [{**attribute, "customer_id": plain["id"]}])
+    with db.read() as conn:
+        found = {
+            r["external_id"]: dict(r)
+            for r in conn.execute(
+                select(customers).where(customers.c.external_id.in_(["bulk", "plain"]))
+            ).mappings()
+        }
+        raw = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                select(customers.c.external_id, cast(customers.c.script, Text)).where(
+                    customers.c.external_id.in_(["bulk", "plain"])
+                )
+            )
+        }
+        attributes = conn.execute(
+            select(customer_attributes.c.customer_id, customer_attributes.c.value_ci).where(
+                customer_attributes.c.customer_id.in_([bulk["id"], plain["id"]])
+            )
+        ).all()
+    for stored in found.values():
+        del stored["id"], stored["external_id"]
+    assert found["bulk"] == found["plain"]
+    assert found["bulk"]["next_call_at"] == now
+    assert found["bulk"]["attributes"] == [{"name": "City", "value": "Zürich"}]
+    assert raw["bulk"] == raw["plain"]
+    assert sorted(v for _, v in attributes) == ["zürich", "zürich"]
+
+
+def test_nul_character_is_stored_or_refused_never_a_server_error(
+    http: httpx.Client, demo: str
+) -> None:
+    item = {
+        "numbers": "+14155550199",
+        "attributes": {"attribute": [{"name": "N", "value": "a\x00b"}]},
+    }
+    answer = http.post(LIST, json=[item], headers=JSON)
+    assert answer.status_code in (200, 400), answer.text

@@ -45,6 +45,12 @@ import phonenumbers
 
 from rappel.domain.errors import ValidationFailed
 
+# Keep phonenumbers' compiled metadata patterns instead of looking each one up in
+# the re module's bounded cache on every match; the metadata never changes, and a
+# bulk import validates thousands of numbers against the same few hundred patterns.
+if hasattr(phonenumbers, "enable_pattern_cache"):
+    phonenumbers.enable_pattern_cache()
+
 MAX_RAW_LENGTH = 40
 _SEPARATORS = re.compile(r"[\s\-./()]")
 _DIALABLE = re.compile(r"^\+?[0-9]+$")
@@ -133,10 +139,16 @@ def normalize(
     number = plan.rewrite(clean(raw))
     if not _DIALABLE.match(number):
         raise ValidationFailed("phone", f"dial plan {plan.plan_id} turned {raw!r} into {number!r}")
-    candidates = _readings(number, region or plan.default_region)
-    for candidate in candidates:
+    # The readings in order, each parsed only when the ones before are not valid:
+    # the first valid reading wins, else the first possible one.
+    candidates: list[phonenumbers.PhoneNumber] = []
+    for text, text_region in _reading_texts(number, region or plan.default_region):
+        candidate = _parse(text, text_region)
+        if candidate is None:
+            continue
         if phonenumbers.is_valid_number(candidate):
             return _e164(candidate)
+        candidates.append(candidate)
     for candidate in candidates:
         if accept is not Acceptance.VALID and phonenumbers.is_possible_number(candidate):
             return _e164(candidate)
@@ -146,15 +158,17 @@ def normalize(
     raise ValidationFailed("phone", f"{raw!r} is not a {wanted} phone number")
 
 
-def _readings(number: str, region: str) -> list[phonenumbers.PhoneNumber]:
-    texts = [(number, None)] if number.startswith("+") else [(number, region), ("+" + number, None)]
-    readings = []
-    for text, text_region in texts:
-        try:
-            readings.append(phonenumbers.parse(text, text_region))
-        except phonenumbers.NumberParseException:
-            continue
-    return readings
+def _reading_texts(number: str, region: str) -> list[tuple[str, str | None]]:
+    if number.startswith("+"):
+        return [(number, None)]
+    return [(number, region), ("+" + number, None)]
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _e164(number: phonenumbers.PhoneNumber) -> str:

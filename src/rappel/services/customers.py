@@ -122,9 +122,12 @@ def split_numbers(raw: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def normalise_numbers(raw: str, plan: phone.DialPlan, region: str | None) -> list[str]:
+def normalise_numbers(
+    raw: str, plan: phone.DialPlan, region: str | None, parts: list[str] | None = None
+) -> list[str]:
+    """E.164 of each of `raw`'s numbers (`parts`: `split_numbers(raw)` when already made)."""
     out = []
-    for part in split_numbers(raw):
+    for part in split_numbers(raw) if parts is None else parts:
         try:
             out.append(
                 phone.normalize(part, plan, region=region, accept=phone.Acceptance.WELL_FORMED)
@@ -145,6 +148,7 @@ def _prepare(
             raise _invalid("attributes", name, "Attribute name must be 1 to 200 characters")
         if len(value) > MAX_VALUE:
             raise _invalid("attributes", name, f"Attribute value over {MAX_VALUE} characters")
+    parts: list[str] | None = None
     if item.numbers is not None and item.numbers.strip():
         raw = item.numbers
         attributes = [a for a in attributes if a[0].lower() not in PHONE_ATTRIBUTES]
@@ -162,7 +166,7 @@ def _prepare(
 
         check_time_zone(item.time_zone)
     region = phone.region_for_time_zone(item.time_zone) if item.time_zone else None
-    numbers = normalise_numbers(raw, plan, region)
+    numbers = normalise_numbers(raw, plan, region, parts)
     if item.external_id is not None and len(item.external_id) > 200:
         raise _invalid("externalId", item.external_id[:40], "At most 200 characters")
     if item.preview_time is not None and not 0 <= item.preview_time <= 3600:

@@ -26,16 +26,21 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
 
 from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, CustomerResult
+from rappel.store import bulk
 from rappel.store.tables import customer_attributes, customers, do_not_call
 
 C = customers.c
 #: Rows per multi-row INSERT: keeps SQLite under its 32766 bound parameters.
 BATCH_ROWS = 500
+#: A tenant's customers past which a foreign-key check on the wrong index costs more
+#: than refreshing PostgreSQL's statistics (see refresh_stale_statistics).
+STALE_STATISTICS_ROWS = 1000
 FINAL_VALUES = sorted(r.value for r in HANDLED_RESULTS | CLOSED_RESULTS)
 
 #: OBI searchable customer fields and their columns; integers compare as numbers.
@@ -116,17 +121,51 @@ def int_match(column: Any, pattern: str) -> ColumnElement[bool]:
 def insert_customers(
     conn: Connection, rows: Sequence[dict[str, Any]], attributes: Sequence[dict[str, Any]]
 ) -> None:
-    """Batched INSERTs of customers then their attribute rows, in the caller's transaction.
+    """Customers then their attribute rows, in the caller's transaction, in bulk.
 
-    One prepared statement per table, executed over the whole list: SQLAlchemy's
-    "insertmanyvalues" turns it into multi-row INSERT ... VALUES batches on
-    PostgreSQL, and SQLite runs the prepared statement in-process. Compiling a
-    literal multi-row VALUES per batch instead costs more than the insert itself.
+    See `rappel.store.bulk`: one prepared INSERT run by the driver on SQLite,
+    COPY on PostgreSQL. Every row carries every column.
     """
-    if rows:
-        conn.execute(insert(customers), list(rows))
-    if attributes:
-        conn.execute(insert(customer_attributes), list(attributes))
+    bulk.insert_rows(conn, customers, rows)
+    if rows and attributes and conn.dialect.name == "postgresql":
+        refresh_stale_statistics(conn, rows[0]["tenant_id"])
+    bulk.insert_rows(conn, customer_attributes, attributes)
+
+
+def refresh_stale_statistics(conn: Connection, tenant_id: str) -> bool:
+    """PostgreSQL: ANALYZE customers when the planner believes this tenant has next to none.
+
+    The foreign key checks every customer_attributes row against customers
+    (tenant_id, id) with a plan cached per connection. When the statistics say the
+    tenant has about one customer (a table never analyzed, or a tenant new since
+    the last ANALYZE), every index that starts with tenant_id looks as cheap as the
+    primary key and the planner takes the smallest one: each check then scans all
+    of the tenant's customers and a bulk load turns quadratic (10,000 customers took
+    over 20 s). Autovacuum would analyze in time; a running import cannot wait for
+    it. ANALYZE counts this transaction's own rows and invalidates the cached
+    checks. At most once a minute, so a tenant the sample keeps missing cannot make
+    every request pay for it. True when it analyzed.
+    """
+    plan = conn.execute(
+        text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE tenant_id = :tenant"),
+        {"tenant": tenant_id},
+    ).scalar_one()
+    if plan[0]["Plan"]["Plan Rows"] * 10 >= STALE_STATISTICS_ROWS:
+        return False
+    present, recent = conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM customers WHERE tenant_id = :tenant"
+            " LIMIT :enough) AS found),"
+            " coalesce(greatest(pg_stat_get_last_analyze_time('customers'::regclass),"
+            " pg_stat_get_last_autoanalyze_time('customers'::regclass))"
+            " > clock_timestamp() - interval '1 minute', false)"
+        ),
+        {"tenant": tenant_id, "enough": STALE_STATISTICS_ROWS},
+    ).one()
+    if present < STALE_STATISTICS_ROWS or recent:
+        return False
+    conn.exec_driver_sql("ANALYZE customers")
+    return True
 
 
 def existing_external_ids(
