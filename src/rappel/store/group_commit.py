@@ -9,6 +9,11 @@ durability setting of the database is untouched; what is shared is the commit
 
 Batches form by themselves: while the writer commits, new jobs queue up; under
 light load a batch holds one job and no latency is added.
+
+On SQLite a failed statement leaves its transaction usable, so jobs first run
+without savepoints; a job that fails after changing rows (the connection's change
+counter moved) sends the whole batch round again with one savepoint per job.
+PostgreSQL aborts the transaction on any error: there, every job has its savepoint.
 """
 
 from __future__ import annotations
@@ -99,11 +104,11 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.db.begin() as conn:
-                for pending in batch:
-                    outcomes.append(_run_one(conn, pending.job))
+            try:
+                outcomes = self._attempt(batch, guarded=self.db.is_postgres)
+            except _PartialWrite:
+                outcomes = self._attempt(batch, guarded=True)
         except RappelError as exc:
             _fail_all(batch, exc)
             return
@@ -118,6 +123,29 @@ class GroupCommitter:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+
+    def _attempt(self, batch: list[_Pending], *, guarded: bool) -> list[tuple[bool, Any]]:
+        with self.db.begin() as conn:
+            if guarded:
+                return [_run_one(conn, pending.job) for pending in batch]
+            counter = conn.connection.dbapi_connection
+            return [_run_bare(conn, counter, pending.job) for pending in batch]
+
+
+class _PartialWrite(Exception):
+    """A job failed after changing rows, and had no savepoint to undo them."""
+
+
+def _run_bare(conn: Connection, counter: Any, job: Job) -> tuple[bool, Any]:
+    before = counter.total_changes
+    try:
+        return True, job(conn)
+    except Exception as exc:
+        if counter.total_changes != before:
+            raise _PartialWrite from exc
+        if isinstance(exc, OperationalError):
+            return False, ServiceUnavailable(f"the database is not available: {exc.orig}")
+        return False, exc
 
 
 def _run_one(conn: Connection, job: Job) -> tuple[bool, Any]:
