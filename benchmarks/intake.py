@@ -55,6 +55,9 @@ def serve(db_url: str, port: int, ready: Any) -> None:
     async def noop() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    # First in the routing table, so the no-op pays no route scan: the floor of the stack.
+    app.router.routes.insert(0, app.router.routes.pop())
+
     @app.get("/bench/stats")
     async def stats() -> JSONResponse:
         committer = container.parts.get("group_commit")

@@ -46,10 +46,11 @@ def create_app(container: Container, plugins: list[Plugin] | None = None) -> Fas
     renderers = ErrorRenderers()
     install_error_handlers(app, renderers)
     ops.install_metrics(app, ops.HttpMetrics(app.state.registry))
-    for router in (ops.router, tenancy.router, provisioning.router, session.router):
-        app.include_router(router)
+    # Routes match in order: the surfaces (intake first) before the administration API.
     for plugin in plugins if plugins is not None else default_plugins():
         plugin(app, container, renderers)
+    for router in (ops.router, tenancy.router, provisioning.router, session.router):
+        app.include_router(router)
     return app
 
 
