@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rappel.engine.pacing import (
@@ -9,6 +11,7 @@ from rappel.engine.pacing import (
     BusyAgent,
     DialingMode,
     LiveEstimates,
+    PacingDecision,
     PacingInput,
     decide,
 )
@@ -153,7 +156,55 @@ def test_controller_aims_at_the_target_when_the_hour_is_clean() -> None:
     controller = AbandonController(target_pct=3.0)
     feed(controller, answers=400, abandons=0, minutes=30)
     # A margin stays back for the hour that starts now.
-    assert 2.0 < controller.model_target_pct(1800.0) <= 3.0
+    assert 2.0 < controller.aim_pct(1800.0) < 3.0
+    # Before any evidence the model is taken to see half the abandons.
+    assert controller.bias == pytest.approx(2.0)
+    assert controller.model_target_pct(1800.0) == pytest.approx(controller.aim_pct(1800.0) / 2)
+
+
+def test_controller_learns_how_far_the_model_underestimates_abandons() -> None:
+    def bias_after(abandons: int) -> float:
+        controller = AbandonController(target_pct=3.0)
+        controller.record_decision(PacingDecision(1, expected_abandon_pct=1.0))
+        for n in range(1000):  # the model expects 10 abandons
+            controller.record_answered(n * 0.5)
+        for n in range(abandons):
+            controller.record_abandoned(n * 10.0 + 1.0)
+        return controller.bias
+
+    assert bias_after(30) == pytest.approx((30 + 3) / (10 + 1.5), rel=0.1)
+    assert bias_after(40) > bias_after(30) > 2.0
+    # Fewer abandons than expected: the model is trusted as it is, never more.
+    assert bias_after(0) == 1.0
+
+
+def test_room_is_what_the_tightest_open_hour_can_still_take() -> None:
+    controller = AbandonController(target_pct=3.0)
+    feed(controller, answers=400, abandons=0, minutes=30)
+    clean = controller.room(1800.0)
+    # 800 answers an hour projected low: 70 % of them less two std-devs.
+    assert clean == pytest.approx(0.03 * (0.7 * 800 - 2 * 800**0.5))
+    for at in (1790.0, 1791.0, 1792.0):
+        controller.record_abandoned(at)
+    assert controller.room(1800.0) < clean - 2.5
+    # Once those abandons are an hour old, no open window holds them.
+    for n in range(400, 1600):
+        controller.record_answered(n * 4.5)
+    assert controller.room(7200.0) == pytest.approx(clean)
+
+
+def test_room_counts_the_abandons_of_every_window_that_holds_them() -> None:
+    controller = AbandonController(target_pct=2.0)
+    feed(controller, answers=600, abandons=0, minutes=45)
+    for _ in range(5):
+        controller.record_abandoned(600.0)
+    controller.record_abandoned(2600.0)
+    windows = controller.room(2700.0)
+    later_only = AbandonController(target_pct=2.0)
+    feed(later_only, answers=600, abandons=0, minutes=45)
+    later_only.record_abandoned(2600.0)
+    # The window starting at the first abandons holds all six.
+    assert windows < later_only.room(2700.0) - 1.0
 
 
 def test_controller_stops_extra_calls_when_the_hour_is_at_target() -> None:
@@ -176,7 +227,9 @@ def test_controller_raises_the_ratio_only_while_it_holds_the_dialer_back() -> No
     feed(controller, answers=400, abandons=0, minutes=30)
     assert controller.tune(1800.0) == 20.0
     controller.record_decision(decide(capped_state(), estimates()))
-    assert controller.tune(1860.0) == 25.0
+    assert controller.tune(1860.0) == 30.0
+    controller.record_decision(decide(capped_state(), estimates()))
+    assert controller.tune(1920.0) == 45.0
 
 
 def test_controller_lowers_the_ratio_when_the_hour_nears_target() -> None:
@@ -204,3 +257,38 @@ def test_extra_calls_go_out_a_few_at_a_time() -> None:
         increase_predictive_ratio_pct=100.0,
     )
     assert decide(state, estimates()).launch == 2 + 3
+
+
+def test_no_extra_call_without_one_abandon_of_room() -> None:
+    def launch(room: float | None) -> int:
+        state = PacingInput(
+            DialingMode.PREDICTIVE,
+            free_agents=4,
+            busy_agents=busy_team(40),
+            abandon_target_pct=3.0,
+            increase_predictive_ratio_pct=100.0,
+            burst_limit=100,
+            abandon_room=room,
+        )
+        return decide(state, estimates()).launch
+
+    assert launch(0.9) == 4
+    assert launch(-2.0) == 4
+    assert 4 < launch(1.0) <= launch(3.0) <= launch(20.0) <= launch(None)
+    assert launch(20.0) > launch(1.0)
+
+
+def test_guard_keeps_an_overrun_of_the_room_unlikely_whatever_the_model_says() -> None:
+    # Thirty calls just placed and two free agents: the model expects most of
+    # the answers to meet agents freeing up, the guard credits none of those.
+    state = PacingInput(
+        DialingMode.PREDICTIVE,
+        free_agents=2,
+        busy_agents=busy_team(40),
+        ringing_s=[1.0] * 30,
+        abandon_target_pct=10.0,
+        increase_predictive_ratio_pct=100.0,
+        abandon_room=2.0,
+    )
+    assert decide(state, estimates()).launch == 0
+    assert decide(replace(state, abandon_room=None), estimates()).launch > 0

@@ -18,7 +18,7 @@ from rappel.engine.simulation import (
 from rappel.telephony.sim import Distribution, DistributionKind
 
 
-@pytest.mark.parametrize(("agents", "target"), [(20, 1.0), (50, 3.0)])
+@pytest.mark.parametrize(("agents", "target"), [(10, 3.0), (20, 1.0), (50, 3.0)])
 def test_predictive_day_keeps_every_rolling_hour_within_the_abandon_target(
     agents: int, target: float
 ) -> None:
@@ -35,8 +35,8 @@ def test_predictive_beats_progressive_with_many_agents_and_few_answers() -> None
     params = SimulationParams(agents=50, customers=50_000, abandon_rate_pct=3.0, hours=3, seed=2)
     report = run_simulation(params)
     assert report.run.abandoned > 0
-    assert report.run.talk_min_per_agent_hour > 1.1 * report.baseline.talk_min_per_agent_hour
-    assert report.ratio_to_bound < 1.0
+    assert report.run.talk_min_per_agent_hour > 1.25 * report.baseline.talk_min_per_agent_hour
+    assert 0.85 < report.ratio_to_bound < 1.0
 
 
 def test_abandon_rate_zero_plays_the_day_like_progressive() -> None:

@@ -253,6 +253,7 @@ class CampaignDialer:
             ringing_s=[mono - t for p in sharing for t in p.ringing.values()],
             waiting_answered=sum(p.waiting for p in sharing),
             abandon_target_pct=pace.controller.model_target_pct(mono),
+            abandon_room=pace.controller.room(mono),
             increase_predictive_ratio_pct=pace.controller.tune(mono),
             connect_limit_s=self.options.connect_limit_s,
         )

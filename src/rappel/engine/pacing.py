@@ -8,12 +8,19 @@ B of themselves. A is a Poisson-binomial variable: each ringing call answers
 with the empirical probability that a call still ringing after its elapsed time
 is answered; B is Poisson-binomial too: each busy agent is free by h with the
 empirical conditional probability P(handle <= elapsed + h | handle > elapsed)
-taken from recent talk and wrap durations. The expected number of abandoned
-calls is E[(A - free - B)+], computed exactly by convolution; the dialer adds
-calls while that expectation stays at or under `abandon_target_pct` of E[A].
+taken from recent talk and wrap durations (the soon-free agents). The expected
+number of abandoned calls is E[(A - free - B)+], computed exactly by
+convolution; the dialer adds calls while that expectation stays at or under
+`abandon_target_pct` of E[A].
+
+Two limits come on top. The guard: with `abandon_room` (the abandons the
+tightest rolling hour can still take) the dialer adds no call that makes
+P(A >= free + room + 1) exceed `_OVERRUN_PROBABILITY`, crediting no busy agent
+at all, and none at all below one abandon of room. And
 `increase_predictive_ratio_pct` caps the calls in flight beyond the free agents
 at that share of the busy agents (the OBI meaning: extra calls made for busy
-agents); `AbandonController` tunes both from the abandons actually seen.
+agents). `AbandonController` works out the room and the target from the
+answers and abandons seen, and tunes the ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +31,20 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+# Largest chance the guard takes that the calls in flight bring more answers
+# than the free agents and the rolling hour's room can absorb. Pools of calls
+# in flight renew every twenty seconds or so: a day holds a few thousand.
+_OVERRUN_PROBABILITY = 1e-5
+# Answers still to come in an hour window are projected at this share of the
+# recent rate, less this many standard deviations (see `_projected`).
+_SLOWDOWN = 0.7
+_SPREAD = 2.0
+# The bias (abandons seen per abandon the model expected) is learned over
+# about two hours, from a prior worth three abandons at a bias of two.
+_BIAS_MEMORY_S = 7200.0
+_PRIOR_ABANDONS = 3.0
+_PRIOR_BIAS = 2.0
 
 
 class DialingMode(StrEnum):
@@ -64,6 +85,9 @@ class PacingInput:
     connect_limit_s: float = 2.0
     #: Most extra calls launched in one decision; None: a tenth of the agents.
     burst_limit: int | None = None
+    #: Abandons the tightest rolling hour can still take (`AbandonController.room`);
+    #: below one no extra calls; None: no such limit.
+    abandon_room: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,51 +223,76 @@ def decide(state: PacingInput, estimates: LiveEstimates) -> PacingDecision:
     progressive = max(0, state.free_agents - in_flight)
     if state.mode is DialingMode.PREVIEW:
         return PacingDecision(0)
-    if state.mode is DialingMode.PROGRESSIVE:
+    if state.mode is DialingMode.PROGRESSIVE or not estimates.warm:
         return PacingDecision(progressive)
-    if state.abandon_target_pct <= 0 or not estimates.warm:
-        return PacingDecision(progressive)
+    room = state.abandon_room
+    if state.abandon_target_pct <= 0 or (room is not None and room < 1.0):
+        # No extra calls; the model still rates the calls in flight for the controller.
+        _, rates = _predictive_size(state, estimates, progressive, None, progressive)
+        return PacingDecision(progressive, rates[progressive])
     extra_allowed = math.ceil(
         state.increase_predictive_ratio_pct / 100.0 * len(state.busy_agents) - 1e-9
     )
     most = state.free_agents + extra_allowed - in_flight
-    if most <= progressive:
-        return PacingDecision(progressive, capped_by_ratio=True)
     # Calls launched together are answered together: a big batch is a burst of
     # abandons when the estimates are off, so extra calls go out a few at a time.
     burst = state.burst_limit
     if burst is None:
         burst = max(1, math.ceil((state.free_agents + len(state.busy_agents)) / 10))
-    sized, expected = _predictive_size(state, estimates, most + 1)
+    overrun = None if room is None else state.free_agents + math.floor(room) + 1
+    sized, rates = _predictive_size(state, estimates, most + 1, overrun, progressive)
     launch = max(progressive, min(sized, most, progressive + burst))
-    return PacingDecision(launch, expected, capped_by_ratio=sized > most)
+    return PacingDecision(
+        launch,
+        rates[min(launch, len(rates) - 1)],
+        capped_by_ratio=most <= progressive or sized > most,
+    )
 
 
-def _predictive_size(state: PacingInput, estimates: LiveEstimates, limit: int) -> tuple[int, float]:
-    """Largest n <= limit keeping expected abandons within target; and that rate (%)."""
+def _predictive_size(
+    state: PacingInput,
+    estimates: LiveEstimates,
+    limit: int,
+    overrun: int | None,
+    at_least: int,
+) -> tuple[int, list[float]]:
+    """Largest n <= limit the targets allow, and the expected abandon rate (%) per n.
+
+    n is allowed while the expected abandons stay within the target share of
+    the expected answers and, when `overrun` is given, the chance that the
+    calls in flight bring `overrun` answers or more stays under
+    `_OVERRUN_PROBABILITY`. The rates run up to the first n refused past
+    `at_least` (the calls launched anyway), or to `limit`.
+    """
     horizon = estimates.mean_answer_delay_s + state.connect_limit_s
     frees = [estimates.free_probability(a, horizon) for a in state.busy_agents]
     ringing = [estimates.answer_probability(s) for s in state.ringing_s]
     answers = [0.0] * state.waiting_answered + _poisson_binomial(ringing)
     expected = state.waiting_answered + sum(ringing)
     p_new = estimates.answer_probability(0.0)
+    last = max(limit, at_least)
     excess = _excess_table(
         state.free_agents,
         _poisson_binomial([q for q in frees if q > 1e-4]),
-        len(answers) + limit,
+        len(answers) + last + 1,
     )
     target = state.abandon_target_pct / 100.0
-    best, best_rate = 0, _abandon_ratio(answers, expected, excess)
-    if best_rate > target:
-        return 0, best_rate * 100
-    for n in range(1, limit + 1):
-        answers = _add_trial(answers, p_new)
-        expected += p_new
+    rates: list[float] = []
+    best = -1
+    for n in range(last + 1):
+        if n:
+            answers = _add_trial(answers, p_new)
+            expected += p_new
         rate = _abandon_ratio(answers, expected, excess)
-        if rate > target:
+        rates.append(100.0 * rate)
+        # The guard credits no agent that is still busy: a soon-free agent may
+        # be taken by a call launched later, and answers come in bursts.
+        risky = overrun is not None and math.fsum(answers[overrun:]) > _OVERRUN_PROBABILITY
+        if rate <= target and not risky and best == n - 1 and n <= limit:
+            best = n
+        elif n >= at_least:
             break
-        best, best_rate = n, rate
-    return best, best_rate * 100
+    return max(best, 0), rates
 
 
 def _poisson_binomial(probabilities: Sequence[float]) -> list[float]:
@@ -275,25 +324,35 @@ def _excess_table(free: int, pmf_b: list[float], size: int) -> list[float]:
     return table
 
 
+def _dot(pmf: list[float], table: list[float]) -> float:
+    return sum(map(float.__mul__, pmf, table))
+
+
 def _abandon_ratio(pmf_a: list[float], expected_answers: float, excess: list[float]) -> float:
     if expected_answers <= 0:
         return 0.0
-    return sum(map(float.__mul__, pmf_a, excess)) / expected_answers
-
-
-# Open hour windows are checked every five minutes of their start.
-_WINDOW_SHIFTS = tuple(k / 12 for k in range(1, 13))
+    return _dot(pmf_a, excess) / expected_answers
 
 
 class AbandonController:
     """Keeps the abandon rate of every rolling hour at or under the target.
 
-    Fed with answered and abandoned calls (monotonic seconds), it works out how
-    many more abandons the hour windows that contain "now" can still take,
-    projecting their answers at the recent answer rate. The model target it
-    hands to `decide` falls to zero before that allowance runs out, and it
-    moves `increase_predictive_ratio_pct` up while the ratio holds the dialer
-    back with room to spare, down when the allowance is nearly spent.
+    Fed with answered and abandoned calls (monotonic seconds) and with each
+    decision, it hands `decide` two things:
+
+    * `room`: how many more abandons the tightest hour window that contains
+      "now" can take, its answers still to come projected low. `decide` keeps
+      the chance that the calls in flight bring that many abandons small, and
+      dials no extra call below one: this is the hard guard.
+    * `model_target_pct`: the abandon rate to size for. The aim spreads each
+      open window's unspent allowance over its answers still to come, less a
+      margin of about one standard deviation of those abandons; the model
+      target is the aim divided by the `bias` learned so far, the ratio of
+      the abandons seen to those the model expected (a dialer cannot recall
+      calls once the news turns bad, so it loses more than each snapshot says).
+
+    It also tunes `increase_predictive_ratio_pct`: up while the ratio holds the
+    dialer back with room to spare, down while the hour's allowance is spent.
     """
 
     def __init__(
@@ -302,74 +361,108 @@ class AbandonController:
         ratio_pct: float = 0.0,
         start_s: float = 0.0,
         window_s: float = 3600.0,
-        reserve: float = 3.0,
     ) -> None:
         self.target_pct = target_pct
         self.increase_predictive_ratio_pct = ratio_pct
         self._start = start_s
         self._window = window_s
-        self._reserve = reserve
         # Appended in time order, so they stay sorted for bisection.
         self._answered: list[float] = []
         self._abandoned: list[float] = []
         self._capped = False
         self._last_tune = start_s
+        # What the model expected of the calls in flight, and the abandons seen,
+        # both decaying with time; the prior says the model sees half the abandons.
+        self._in_flight_rate = 0.0
+        self._expected = self._seen = 0.0
+        self._decayed_at = start_s
 
     def record_answered(self, at_s: float) -> None:
         self._answered.append(at_s)
+        self._decay(at_s)
+        self._expected += self._in_flight_rate
 
     def record_abandoned(self, at_s: float) -> None:
         self._abandoned.append(at_s)
+        self._decay(at_s)
+        self._seen += 1.0
 
     def record_decision(self, decision: PacingDecision) -> None:
         self._capped = self._capped or decision.capped_by_ratio
+        self._in_flight_rate = decision.expected_abandon_pct / 100.0
 
-    def model_target_pct(self, now_s: float) -> float:
-        """The abandon rate `decide` should size for now: the configured one, or less.
+    @property
+    def bias(self) -> float:
+        """Abandons seen per abandon the model expected (at least one)."""
+        expected = self._expected + _PRIOR_ABANDONS / _PRIOR_BIAS
+        return max(1.0, (self._seen + _PRIOR_ABANDONS) / expected)
 
-        For each hour window that is open now (began at b, ends at b + 1 h) with
-        `seen` answers and `lost` abandons so far and F answers still to come
-        at the recent rate, the window stays at or under the target as long as
-        the abandons still to come stay under target + (target * seen - lost -
-        reserve) / F of those answers. The tightest open window sets the rate,
-        so the aim drops as soon as a window nears its target.
-        """
+    def room(self, now_s: float) -> float:
+        """Abandons the tightest open hour window can still take."""
+        return min(room for room, _ in self._windows(now_s))
+
+    def aim_pct(self, now_s: float) -> float:
+        """The abandon rate (%) the dialer aims to see from now: the target, or less."""
         if self.target_pct <= 0:
             return 0.0
-        self._forget(now_s)
-        target = self.target_pct / 100.0
-        recent = min(900.0, now_s - self._start)
-        if recent <= 0:
-            return 0.0
-        rate = _count_since(self._answered, now_s - recent) / recent
-        # Abandons are lumpy: keep back a fixed reserve plus one standard deviation
-        # of the abandons of the next twenty minutes (what later aims cannot undo).
-        reserve = self._reserve + math.sqrt(target * rate * 1200.0)
-        allowed = target
-        for shift in _WINDOW_SHIFTS:
-            begin = max(self._start, now_s - self._window * (1.0 - shift))
-            to_come = rate * (begin + self._window - now_s)
-            room = target * _count_since(self._answered, begin)
-            room -= _count_since(self._abandoned, begin) + reserve
-            if to_come <= 0:
-                return 0.0 if room < 0 else self.target_pct
-            allowed = min(allowed, target + room / to_come)
-        return 100.0 * max(0.0, allowed)
+        aim = min(_aim(room, to_come) for room, to_come in self._windows(now_s))
+        return min(self.target_pct, 100.0 * aim)
+
+    def model_target_pct(self, now_s: float) -> float:
+        """The abandon rate `decide` should size for now: the aim over the bias."""
+        return self.aim_pct(now_s) / self.bias
 
     def tune(self, now_s: float, every_s: float = 60.0) -> float:
         """Adjust `increase_predictive_ratio_pct` (at most once per `every_s`)."""
         if now_s - self._last_tune < every_s:
             return self.increase_predictive_ratio_pct
         self._last_tune = now_s
-        headroom = self.model_target_pct(now_s) / self.target_pct if self.target_pct else 0.0
+        windows = self._windows(now_s)
+        # The aim of an hour starting now: what the aim is with nothing spent.
+        fresh = _aim(*windows[-1])
+        if fresh <= 0:  # no answers seen yet: nothing to go by
+            self._capped = False
+            return self.increase_predictive_ratio_pct
+        headroom = min(_aim(room, to_come) for room, to_come in windows) / fresh
         ratio = self.increase_predictive_ratio_pct
         if headroom < 0.25:
             ratio *= 0.85
         elif self._capped and headroom >= 0.5:
-            ratio += 5.0
+            # Fast enough to reach what a big team needs within minutes.
+            ratio = max(ratio + 10.0, ratio * 1.5)
         self.increase_predictive_ratio_pct = min(100.0, max(0.0, ratio))
         self._capped = False
         return self.increase_predictive_ratio_pct
+
+    def _windows(self, now_s: float) -> list[tuple[float, float]]:
+        """(room, answers to come) of the open hour windows that can be the tightest.
+
+        A window's room is target * (answers seen + answers to come) - abandons.
+        Among the windows holding the same abandons the one starting at the
+        first of them has the fewest answers (those to come are projected low),
+        so only windows starting at each abandon of the last hour, and the one
+        starting now, are checked; the window starting now comes last.
+        """
+        self._forget(now_s)
+        target = max(0.0, self.target_pct) / 100.0
+        recent = min(900.0, now_s - self._start)
+        rate = _count_since(self._answered, now_s - recent) / recent if recent > 0 else 0.0
+        first = bisect_right(self._abandoned, now_s - self._window)
+        windows = []
+        for k in range(first, len(self._abandoned)):
+            begin = self._abandoned[k]
+            to_come = _projected(rate, begin + self._window - now_s)
+            seen = _count_since(self._answered, begin)
+            windows.append((target * (seen + to_come) - (len(self._abandoned) - k), to_come))
+        to_come = _projected(rate, self._window)
+        windows.append((target * to_come, to_come))
+        return windows
+
+    def _decay(self, at_s: float) -> None:
+        factor = math.exp(-(at_s - self._decayed_at) / _BIAS_MEMORY_S)
+        self._expected *= factor
+        self._seen *= factor
+        self._decayed_at = at_s
 
     def _forget(self, now_s: float) -> None:
         horizon = now_s - self._window
@@ -377,6 +470,30 @@ class AbandonController:
             old = bisect_left(times, horizon)
             if old > 256:
                 del times[:old]
+
+
+def _projected(rate: float, seconds: float) -> float:
+    """Answers still to come, counted low.
+
+    When the guard stops the extra calls the answers come slower (with many
+    agents PROGRESSIVE gets about three quarters of PREDICTIVE's), and a
+    window that already holds abandons must still reach the answers they need.
+    """
+    mean = rate * max(0.0, seconds)
+    return max(0.0, _SLOWDOWN * mean - _SPREAD * math.sqrt(mean))
+
+
+def _aim(room: float, to_come: float) -> float:
+    """The abandon rate among `to_come` answers whose abandons fit in `room`
+    with one standard deviation to spare (abandons come in bursts: the variance
+    is taken as twice the Poisson one)."""
+    if room <= 0:
+        return 0.0
+    if to_come <= 0:
+        return math.inf
+    spread = math.sqrt(2.0)
+    root = (math.sqrt(spread * spread + 4.0 * room) - spread) / 2.0
+    return root * root / to_come
 
 
 def _count_since(times: list[float], since: float) -> int:

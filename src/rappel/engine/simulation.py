@@ -338,6 +338,7 @@ class CampaignDay:
             ringing_s=[t - placed for _, placed in self.ringing.values()],
             waiting_answered=len(self.waiting),
             abandon_target_pct=self.controller.model_target_pct(t) if predictive else 0.0,
+            abandon_room=self.controller.room(t) if predictive else None,
             increase_predictive_ratio_pct=self.controller.tune(t) if predictive else 0.0,
             connect_limit_s=p.connect_limit_s,
         )
