@@ -20,7 +20,7 @@ from rappel.bootstrap import Container
 from rappel.clock import WallClock
 from rappel.domain.codes import CallbackFlow
 from rappel.domain.errors import NotFound, ValidationFailed
-from rappel.services import callbacks, crm_dip, crm_dip_config, session_params
+from rappel.services import callbacks, crm_dip, crm_dip_config, interactions, session_params
 from rappel.services.crm_dip import DipOutcome
 from rappel.services.demo import CALLBACK_QUEUE_ID, TEST_QUEUE_ID
 from rappel.store import datadip as store
@@ -168,7 +168,7 @@ def test_failed_dip_is_logged_with_its_reason_and_the_interaction_goes_on(
         crm.reply("/dip", reply)
         configure(c, demo, crm.url("/dip"), timeout_s=0.5, retries=0)
         interaction = new_callback(c, demo)
-        before = callbacks.get_interaction(c.db, demo, interaction)
+        before = interactions.get_interaction(c.db, demo, interaction)
 
         outcome = run_dip(c, demo, interaction)
 
@@ -182,7 +182,7 @@ def test_failed_dip_is_logged_with_its_reason_and_the_interaction_goes_on(
         assert entry["parameter_count"] == 0
         assert session_params.store_for(c).all(demo, interaction) == {}
         assert saved(c, demo, interaction) == {}
-        after = callbacks.get_interaction(c.db, demo, interaction)
+        after = interactions.get_interaction(c.db, demo, interaction)
         assert (after["callback_status"], after["status"], after["due_at"]) == (
             before["callback_status"],
             before["status"],

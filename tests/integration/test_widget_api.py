@@ -14,7 +14,7 @@ from rappel.api.app import create_app
 from rappel.bootstrap import Container
 from rappel.clock import WallClock
 from rappel.domain.codes import CallbackFlow
-from rappel.services import callbacks, tenancy
+from rappel.services import callbacks, interactions, tenancy
 from rappel.services.demo import API_TOKEN, CALLBACK_QUEUE_ID, TEST_QUEUE_ID
 from rappel.services.widget import DEMO_WIDGET_KEY, put_schedules
 from rappel.store.db import Database
@@ -50,7 +50,7 @@ def test_now_request_is_stored_with_a_working_cancel_link(
     assert answer.status_code == 201, answer.text
     assert answer.headers["access-control-allow-origin"] == "http://localhost:8080"
     body = answer.json()
-    stored = callbacks.get_interaction(db, open_all_day, body["interaction_id"])
+    stored = interactions.get_interaction(db, open_all_day, body["interaction_id"])
     assert stored["customer_number"] == "+16505551212"
     assert stored["queue_id"] == CALLBACK_QUEUE_ID
     assert stored["source"] == "widget"
@@ -65,7 +65,8 @@ def test_now_request_is_stored_with_a_working_cancel_link(
     assert done.status_code == 200
     assert "cancelled" in done.text
     assert (
-        callbacks.get_interaction(db, open_all_day, body["interaction_id"])["callback_status"] == 9
+        interactions.get_interaction(db, open_all_day, body["interaction_id"])["callback_status"]
+        == 9
     )
 
 
@@ -134,7 +135,7 @@ def test_honeypot_looks_accepted_but_stores_nothing(
     assert answer.status_code == 201
     assert answer.json()["interaction_id"] is None
     where = callbacks.store.InteractionFilter()
-    assert callbacks.list_interactions(db, open_all_day, where) == []
+    assert interactions.list_interactions(db, open_all_day, where) == []
 
 
 def test_disabled_key_stops_working(http: httpx.Client, demo: str) -> None:
@@ -300,7 +301,7 @@ def test_key_webhook_and_user_data_reach_the_callback(
     assert changed.status_code == 200
     assert changed.json()["webhook_url"] == "http://127.0.0.1:9/hook"
     body = ask(http).json()
-    stored = callbacks.get_interaction(db, open_all_day, body["interaction_id"])
+    stored = interactions.get_interaction(db, open_all_day, body["interaction_id"])
     assert stored["webhook_url"] == "http://127.0.0.1:9/hook"
     assert stored["udata"] == {"notes": "$notes$"}
     refused = http.patch(

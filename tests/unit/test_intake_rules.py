@@ -19,6 +19,7 @@ from rappel.domain.codes import CallbackFlow, CallbackStatus
 from rappel.domain.errors import Conflict, InvalidTransition
 from rappel.integrations.ssrf import OutboundAllowlist
 from rappel.services import callbacks as svc
+from rappel.services import interactions as manage
 from rappel.services import tenancy
 from rappel.store.db import Database
 from rappel.store.group_commit import GroupCommitter
@@ -102,10 +103,10 @@ def test_cancel_then_cancel_again_is_an_invalid_transition(
     db: Database, clock: VirtualClock, tenant: str
 ) -> None:
     made = svc.request_callback(db, clock, tenant, request(queue="7"))
-    row = svc.cancel_callback(db, clock, tenant, made.interaction_id)
+    row = manage.cancel_callback(db, clock, tenant, made.interaction_id)
     assert (row["callback_status"], row["call_result"], row["due_at"]) == (9, 52, None)
     with pytest.raises(InvalidTransition):
-        svc.cancel_callback(db, clock, tenant, made.interaction_id)
+        manage.cancel_callback(db, clock, tenant, made.interaction_id)
 
 
 def test_idempotency_key_replays_or_conflicts(
@@ -163,7 +164,7 @@ def test_group_commit_keeps_each_jobs_failure_to_itself(
             bad.result(timeout=10)
     finally:
         committer.stop()
-    assert svc.get_interaction(db, tenant, good.result().interaction_id)["queue_id"] is not None
+    assert manage.get_interaction(db, tenant, good.result().interaction_id)["queue_id"] is not None
 
 
 def test_group_commit_undoes_a_failed_jobs_writes_and_keeps_the_others(

@@ -33,7 +33,7 @@ from rappel.domain.errors import NotFound, PermissionDenied, RateLimited, Valida
 from rappel.domain.phone import Acceptance, DialPlan, PrefixRule, normalize, region_for_time_zone
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.integrations.ssrf import OutboundAllowlist
-from rappel.services import callbacks
+from rappel.services import callbacks, interactions
 from rappel.services.widget_guards import WidgetGuards
 from rappel.store import tenancy as tenant_store
 from rappel.store import widget as store
@@ -447,7 +447,7 @@ def cancel_by_link(
     db: Database, clock: Clock, secret: str, tenant_id: str, interaction_id: str, sig: str
 ) -> None:
     check_cancel_link(secret, tenant_id, interaction_id, sig)
-    callbacks.cancel_callback(db, clock, tenant_id, interaction_id, reason="CANCELED_BY_VISITOR")
+    interactions.cancel_callback(db, clock, tenant_id, interaction_id, reason="CANCELED_BY_VISITOR")
 
 
 @dataclass(frozen=True)
@@ -465,7 +465,7 @@ def describe_for_cancel(
 ) -> CancelView:
     """What a cancel link points at, in words for the visitor."""
     check_cancel_link(secret, tenant_id, interaction_id, sig)
-    row = callbacks.get_interaction(db, tenant_id, interaction_id)
+    row = interactions.get_interaction(db, tenant_id, interaction_id)
     with db.read() as conn:
         tenant = tenant_store.get_tenant(conn, tenant_id)
     zone = ZoneInfo(tenant.time_zone if tenant else "UTC")

@@ -21,7 +21,7 @@ from rappel.bootstrap import Container
 from rappel.domain.codes import EntityType
 from rappel.domain.errors import ValidationFailed
 from rappel.domain.ids import parse_id
-from rappel.services import callbacks as svc
+from rappel.services import interactions as manage
 from rappel.services.tenancy import Principal
 from rappel.store.interactions import Cursor, InteractionFilter
 
@@ -156,7 +156,7 @@ def list_interactions(
         start_time_to=start_time_to,
     )
     after = decode_cursor(cursor) if cursor else None
-    rows = svc.list_interactions(c.db, who.tenant_id, where, limit + 1, after)
+    rows = manage.list_interactions(c.db, who.tenant_id, where, limit + 1, after)
     page, more = rows[:limit], len(rows) > limit
     return {
         "interactions": [render(r) for r in page],
@@ -169,7 +169,7 @@ def read_interaction(
     interaction_id: str, who: Principal = Depends(supervisor), c: Container = Depends(container)
 ) -> dict[str, Any]:
     """One callback interaction (Genesys Callback Interaction resource)."""
-    body = render(svc.get_interaction(c.db, who.tenant_id, interaction_id))
+    body = render(manage.get_interaction(c.db, who.tenant_id, interaction_id))
     from rappel.store.datadip import saved_parameters
 
     # Data-dip values the CRM marked saveToDatabase; unsaved ones never reach storage.
@@ -190,7 +190,7 @@ def cancel_interaction(
 ) -> dict[str, Any]:
     """Cancel a callback: FINAL with call_result 52 (CANCEL_RECORD); 409 once it has ended."""
     reason = body.reason if body else "CANCELED"
-    return render(svc.cancel_callback(c.db, c.clock, who.tenant_id, interaction_id, reason))
+    return render(manage.cancel_callback(c.db, c.clock, who.tenant_id, interaction_id, reason))
 
 
 @router.post("/interactions/{interaction_id}/reschedule")
@@ -205,7 +205,7 @@ def reschedule_interaction(
         if value is not None and value.tzinfo is None:
             raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
     return render(
-        svc.reschedule_callback(
+        manage.reschedule_callback(
             c.db, c.clock, who.tenant_id, interaction_id, body.start_time, body.end_time
         )
     )
