@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
+from rappel.services import webhooks
 from rappel.services.demo import API_TOKEN
 from rappel.store.db import Database
 from rappel.store.tables import session_parameters
@@ -73,6 +74,21 @@ def test_cancel_is_final_with_cancel_record_and_a_second_cancel_is_409(
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
     assert http.get(path, headers=ACME).json()["callback_status"] == 9
+
+
+def test_cancel_through_the_api_sends_the_callbacks_webhook(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    made = create(http, queue_id="103", webhook_url="http://127.0.0.1:9/hook")
+    plain = create(http, queue_id="103", phone="+16505550001")
+    for interaction in (made, plain):
+        path = f"/v1/interactions/{interaction['interaction_id']}/cancel"
+        assert http.post(path, headers=ACME).status_code == 200
+    sent = webhooks.list_webhooks(db, demo, made["interaction_id"])
+    assert len(sent) == 1
+    assert sent[0].url == "http://127.0.0.1:9/hook"
+    assert "ctl_callback_status=9" in sent[0].payload
+    assert webhooks.list_webhooks(db, demo, plain["interaction_id"]) == []
 
 
 def test_reschedule_moves_the_window_and_waits(http: httpx.Client, demo: str) -> None:

@@ -25,6 +25,7 @@ from rappel.domain.codes import (
 )
 from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import parse_id
+from rappel.services.webhooks import enqueue_webhook
 from rappel.store import interactions as store
 from rappel.store.db import Database
 from rappel.store.signals import work_changed
@@ -54,8 +55,13 @@ def list_interactions(
 def cancel_callback(
     db: Database, clock: Clock, tenant_id: str, interaction_id: str, reason: str = "CANCELED"
 ) -> dict[str, Any]:
-    """Stop a callback through the API: FINAL with call_result CANCEL_RECORD."""
-    return _change(db, clock, tenant_id, interaction_id, lambda cb, now: cb.cancel(reason, now))
+    """Stop a callback through the API: FINAL with call_result CANCEL_RECORD.
+
+    A final result like any other: its webhook, if it has a URL, leaves with the change.
+    """
+    return _change(
+        db, clock, tenant_id, interaction_id, lambda cb, now: cb.cancel(reason, now), final=True
+    )
 
 
 def reschedule_callback(
@@ -82,6 +88,8 @@ def _change(
     tenant_id: str,
     interaction_id: str,
     transition: Callable[[Callback, datetime], None],
+    *,
+    final: bool = False,
 ) -> dict[str, Any]:
     wanted = parse_id(interaction_id, "interaction_id")
     now = clock.now()
@@ -96,6 +104,8 @@ def _change(
             conn, tenant_id, wanted, row["callback_status"], values
         ):
             raise Conflict("the callback changed meanwhile; read it again")
+        if final:
+            enqueue_webhook(conn, clock, tenant_id, wanted)
         work_changed(conn)
         return {**dict(row), **values}
 
