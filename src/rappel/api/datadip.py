@@ -35,7 +35,8 @@ from rappel.domain.errors import Unauthenticated
 from rappel.domain.tenancy import TokenKind
 from rappel.integrations.circuit import CircuitState
 from rappel.services import callbacks, crm_dip, datadip
-from rappel.services.tenancy import authenticate_token
+from rappel.services.tenancy import authenticate_token_on
+from rappel.store.db import Database
 
 router = APIRouter(tags=["data dip"])
 
@@ -58,10 +59,16 @@ async def _answer(request: Request) -> JSONResponse:
     scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <data-dip token>")
-    who = await run_in_threadpool(authenticate_token, c.db, token.strip(), TokenKind.DATADIP)
     body = await _body(request)
-    result = await run_in_threadpool(datadip.answer_dip, c.db, who.tenant_id, body)
+    result = await run_in_threadpool(_dip, c.db, token.strip(), body)
     return JSONResponse(result)
+
+
+def _dip(db: Database, token: str, body: bytes) -> dict[str, Any]:
+    # Token check and lookup share one pooled connection: one checkout, one ping.
+    with db.read() as conn:
+        who = authenticate_token_on(conn, token, TokenKind.DATADIP)
+        return datadip.answer_dip_on(conn, who.tenant_id, body)
 
 
 async def _body(request: Request) -> bytes:

@@ -59,12 +59,17 @@ def put_provider_config(
 def answer_dip(db: Database, tenant_id: str, body: bytes) -> dict[str, Any]:
     """The `{"parameters": {...}}` answer to one dip request body."""
     with db.read() as conn:
-        document = store.get_provider_config(conn, tenant_id)
-        if document is None:
-            raise NotFound("data dips are not configured for this tenant")
-        config = parse_provider_config(document)
-        given = read_dip_request(body, config)
-        row = _first_match(conn, tenant_id, config, given)
+        return answer_dip_on(conn, tenant_id, body)
+
+
+def answer_dip_on(conn: Connection, tenant_id: str, body: bytes) -> dict[str, Any]:
+    """`answer_dip` on a connection the caller holds."""
+    document = store.get_provider_config(conn, tenant_id)
+    if document is None:
+        raise NotFound("data dips are not configured for this tenant")
+    config = parse_provider_config(document)
+    given = read_dip_request(body, config)
+    row = _first_match(conn, tenant_id, config, given)
     return answer(_record(row) if row is not None else None, config)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from rappel.clock import Clock
@@ -215,11 +216,18 @@ def token_exists(db: Database, tenant_id: str, token: str) -> bool:
 
 def authenticate_token(db: Database, token: str, kind: TokenKind = TokenKind.API) -> Principal:
     """The principal a token stands for; a revoked, unknown or wrong-kind token is refused."""
+    with db.read() as conn:
+        return authenticate_token_on(conn, token, kind)
+
+
+def authenticate_token_on(
+    conn: Connection, token: str, kind: TokenKind = TokenKind.API
+) -> Principal:
+    """`authenticate_token` on a connection the caller holds (one checkout per request)."""
     if not token or len(token) > 200:
         raise Unauthenticated("a valid token is required")
-    with db.read() as conn:
-        row = store.find_token(conn, token_hash(token))
-        tenant = store.get_tenant(conn, row["tenant_id"]) if row else None
+    row = store.find_token(conn, token_hash(token))
+    tenant = store.get_tenant(conn, row["tenant_id"]) if row else None
     if row is None or tenant is None or row["kind"] != kind.value:
         raise Unauthenticated("the token is not valid")
     return Principal(
