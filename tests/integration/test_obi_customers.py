@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from rappel.services.demo import API_TOKEN, PREVIEW_CAMPAIGN_ID, TEST_CAMPAIGN_ID
+from rappel.store import customers as customer_store
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers, users
 
@@ -292,3 +293,46 @@ def test_delete_and_tenant_scoping(http: httpx.Client, demo: str) -> None:
     unknown = "/RI/obi/campaigns/" + "B" * 32 + "/customers"
     assert http.post(unknown, json={"numbers": "+14155550123"}, headers=JSON).status_code == 404
     assert http.get(unknown, headers=JSON).status_code == 404
+
+
+@pytest.mark.parametrize("few_matches", [0, 1_000_000])
+def test_attribute_search_answers_the_same_whichever_way_it_runs(
+    http: httpx.Client, demo: str, few_matches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store starts from the attribute rows when they are few, else walks the
+    # campaign in externalId order (see store.customers.list_customers).
+    monkeypatch.setattr(customer_store, "FEW_MATCHES", few_matches)
+    items = [
+        {
+            "externalId": f"x{i:02d}",
+            "numbers": f"+1415555{i:04d}",
+            "attributes": {
+                "attribute": [
+                    {"name": "Tier", "value": ("Gold_1", "gold%2", "Silver")[i % 3]},
+                    {"name": "Code", "value": f"AB{i}"},
+                ]
+            },
+        }
+        for i in range(30)
+    ]
+    assert http.post(f"{BASE}/list", json=items, headers=JSON).status_code == 200
+
+    def get(**params: str) -> list[str]:
+        return _ids(http.get(BASE, params=params, headers=JSON))
+
+    assert get(attributeName="classification", attributeValue="gold") == ["10", "12", "7"]
+    assert get(attributeName="tier", attributeValue="GOLD_1") == [
+        f"x{i:02d}" for i in range(0, 30, 3)
+    ]
+    assert get(attributeName="Tier", attributeValue="gold_*") == [
+        f"x{i:02d}" for i in range(0, 30, 3)
+    ]
+    assert get(attributeName="tier", attributeValue="gold?2") == [
+        f"x{i:02d}" for i in range(1, 30, 3)
+    ]
+    assert get(attributeName="code", attributeValue="ab1*") == ["x01"] + [
+        f"x{i}" for i in range(10, 20)
+    ]
+    assert get(attributeName="code", attributeValue="*9", limit="2", offset="1") == ["x19", "x29"]
+    assert get(attributeName="tier", limit="3", offset="28") == ["x28", "x29"]
+    assert get(attributeName="code", attributeValue="zz*") == []

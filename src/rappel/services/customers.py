@@ -386,15 +386,16 @@ def list_customers(
             conditions.append(column <= before)
     if query.attribute_value is not None and not query.attribute_name:
         raise ValidationFailed("attributeName", "attributeName is required with attributeValue")
-    if query.attribute_name:
-        conditions.append(
-            store.attribute_condition(tenant_id, query.attribute_name, query.attribute_value)
-        )
+    attribute = (
+        store.AttributeFilter(query.attribute_name, query.attribute_value)
+        if query.attribute_name
+        else None
+    )
     with db.read() as conn:
         if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
             raise NotFound(f"Campaign {campaign_id} not found")
         return store.list_customers(
-            conn, tenant_id, campaign_id, conditions, query.offset, query.limit
+            conn, tenant_id, campaign_id, conditions, query.offset, query.limit, attribute
         )
 
 

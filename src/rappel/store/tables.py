@@ -307,7 +307,15 @@ customer_attributes = Table(
         ["customers.tenant_id", "customers.id"],
         ondelete="CASCADE",
     ),
-    Index("ix_customer_attributes_lookup", "tenant_id", "name_ci", "value_ci"),
+    # Pattern operators on PostgreSQL let a value prefix search (`c12*`, LIKE 'c12%')
+    # range-scan the index whatever the database collation; equality still uses it.
+    Index(
+        "ix_customer_attributes_lookup",
+        "tenant_id",
+        "name_ci",
+        "value_ci",
+        postgresql_ops={"value_ci": "varchar_pattern_ops"},
+    ),
 )
 
 # Callback requests stored per tenant and clock hour: the tenant's hourly limit is one

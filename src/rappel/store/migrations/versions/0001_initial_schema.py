@@ -503,7 +503,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("customer_attributes", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_customer_attributes_lookup", ["tenant_id", "name_ci", "value_ci"], unique=False
+            "ix_customer_attributes_lookup",
+            ["tenant_id", "name_ci", "value_ci"],
+            unique=False,
+            postgresql_ops={"value_ci": "varchar_pattern_ops"},
         )
 
     op.create_table(
@@ -619,7 +622,9 @@ def downgrade() -> None:
 
     op.drop_table("interactions")
     with op.batch_alter_table("customer_attributes", schema=None) as batch_op:
-        batch_op.drop_index("ix_customer_attributes_lookup")
+        batch_op.drop_index(
+            "ix_customer_attributes_lookup", postgresql_ops={"value_ci": "varchar_pattern_ops"}
+        )
 
     op.drop_table("customer_attributes")
     op.drop_table("campaigns")
