@@ -243,7 +243,7 @@ def add_customers(
         )
     now = clock.now()
     with db.begin() as conn:
-        if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
+        if not store.campaign_exists(conn, tenant_id, campaign_id):
             raise NotFound(f"Campaign {campaign_id} not found")
         plan = dial_plan(conn, tenant_id)
         prepared: list[_Prepared | ValidationFailed] = []
@@ -394,7 +394,7 @@ def list_customers(
         else None
     )
     with db.read() as conn:
-        if campaign_store.get_campaign(conn, tenant_id, campaign_id) is None:
+        if not store.campaign_exists(conn, tenant_id, campaign_id):
             raise NotFound(f"Campaign {campaign_id} not found")
         return store.list_customers(
             conn, tenant_id, campaign_id, conditions, query.offset, query.limit, attribute

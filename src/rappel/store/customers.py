@@ -35,7 +35,14 @@ from sqlalchemy import (
 
 from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, CustomerResult
 from rappel.store import bulk
-from rappel.store.tables import customer_attributes, customers, do_not_call
+from rappel.store.tables import (
+    campaigns,
+    customer_attributes,
+    customers,
+    dialers,
+    do_not_call,
+    queues,
+)
 
 C = customers.c
 #: Rows per multi-row INSERT: keeps SQLite under its 32766 bound parameters.
@@ -187,6 +194,18 @@ def existing_external_ids(
             ).scalars()
         )
     return found
+
+
+def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
+    """What `campaigns.get_campaign(...) is not None` says, without reading the rows."""
+    K = campaigns.c
+    query = (
+        select(K.id)
+        .join(dialers, and_(dialers.c.tenant_id == K.tenant_id, dialers.c.id == K.dialer_id))
+        .join(queues, and_(queues.c.tenant_id == K.tenant_id, queues.c.id == K.queue_id))
+        .where(K.tenant_id == tenant_id, K.id == campaign_id)
+    )
+    return conn.execute(query).first() is not None
 
 
 def get_customer(
