@@ -21,17 +21,20 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     cast,
     delete,
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, CustomerResult
 from rappel.store import bulk
@@ -180,20 +183,33 @@ def refresh_stale_statistics(conn: Connection, tenant_id: str) -> bool:
 def existing_external_ids(
     conn: Connection, tenant_id: str, campaign_id: str, external_ids: Iterable[str]
 ) -> set[str]:
-    wanted = sorted(set(external_ids))
     found: set[str] = set()
-    for start in range(0, len(wanted), BATCH_ROWS):
-        chunk = wanted[start : start + BATCH_ROWS]
+    for chunk in _chunks(conn, external_ids):
         found.update(
             conn.execute(
                 select(C.external_id).where(
                     C.tenant_id == tenant_id,
                     C.campaign_id == campaign_id,
-                    C.external_id.in_(chunk),
+                    _one_of(conn, C.external_id, chunk),
                 )
             ).scalars()
         )
     return found
+
+
+def _chunks(conn: Connection, values: Iterable[str]) -> list[list[str]]:
+    """`values` without repeats, in lists of at most BATCH_ROWS (one on PostgreSQL)."""
+    wanted = sorted(set(values))
+    if conn.dialect.name == "postgresql" or not wanted:
+        return [wanted] if wanted else []
+    return [wanted[start : start + BATCH_ROWS] for start in range(0, len(wanted), BATCH_ROWS)]
+
+
+def _one_of(conn: Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter instead of one parameter per value.
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(values, ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
@@ -355,15 +371,14 @@ def blocked_numbers(
     conn: Connection, tenant_id: str, campaign_id: str, numbers: Iterable[str]
 ) -> set[str]:
     """Which of `numbers` the tenant-wide or the campaign's list blocks."""
-    wanted = sorted(set(numbers))
     found: set[str] = set()
-    for start in range(0, len(wanted), BATCH_ROWS):
+    for chunk in _chunks(conn, numbers):
         found.update(
             conn.execute(
                 select(D.number).where(
                     D.tenant_id == tenant_id,
                     D.campaign_id.in_([TENANT_WIDE, campaign_id]),
-                    D.number.in_(wanted[start : start + BATCH_ROWS]),
+                    _one_of(conn, D.number, chunk),
                 )
             ).scalars()
         )
