@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from rappel.services.demo import API_TOKEN, PREVIEW_CAMPAIGN_ID, TEST_CAMPAIGN_ID
-from rappel.store import customers as customer_store
+from rappel.store import customer_search
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers, users
 
@@ -300,8 +300,8 @@ def test_attribute_search_answers_the_same_whichever_way_it_runs(
     http: httpx.Client, demo: str, few_matches: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The store starts from the attribute rows when they are few, else walks the
-    # campaign in externalId order (see store.customers.list_customers).
-    monkeypatch.setattr(customer_store, "FEW_MATCHES", few_matches)
+    # campaign in externalId order (see store.customer_search.list_customers).
+    monkeypatch.setattr(customer_search, "FEW_MATCHES", few_matches)
     items = [
         {
             "externalId": f"x{i:02d}",

@@ -34,6 +34,7 @@ from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.domain.ids import new_id
 from rappel.domain.results import CustomerResult
 from rappel.store import campaigns as campaign_store
+from rappel.store import customer_search
 from rappel.store import customers as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
@@ -389,14 +390,14 @@ def list_customers(
     if query.attribute_value is not None and not query.attribute_name:
         raise ValidationFailed("attributeName", "attributeName is required with attributeValue")
     attribute = (
-        store.AttributeFilter(query.attribute_name, query.attribute_value)
+        customer_search.AttributeFilter(query.attribute_name, query.attribute_value)
         if query.attribute_name
         else None
     )
     with db.read() as conn:
         if not store.campaign_exists(conn, tenant_id, campaign_id):
             raise NotFound(f"Campaign {campaign_id} not found")
-        return store.list_customers(
+        return customer_search.list_customers(
             conn, tenant_id, campaign_id, conditions, query.offset, query.limit, attribute
         )
 
