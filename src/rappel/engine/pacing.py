@@ -245,7 +245,7 @@ def decide(state: PacingInput, estimates: LiveEstimates) -> PacingDecision:
     return PacingDecision(
         launch,
         rates[min(launch, len(rates) - 1)],
-        capped_by_ratio=most <= progressive or sized > most,
+        capped_by_ratio=sized > max(most, progressive),
     )
 
 
