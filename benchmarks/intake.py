@@ -8,7 +8,9 @@ threads) on loopback. Three phases in one run:
 2. closed loop on `/SC/webcallback.php` (a distinct phone number per request,
    so every request stores a new callback and commits before its answer);
 3. open loop on `/SC/webcallback.php` at half the rate measured in phase 2;
-   latency counts from each request's scheduled send time, so queueing shows.
+   latency counts from each request's scheduled send time, so queueing shows;
+4. the same open loop on `/bench/noop`: the tail the generator and the HTTP stack
+   add without any intake work.
 
 Writes docs/benchmarks/intake.md. Usage: `.venv/bin/python benchmarks/intake.py`.
 """
@@ -208,8 +210,10 @@ def load(base: str, out: Any) -> None:
     intake = measured(lambda: closed_loop(base, lambda: intake_path(numbers), SECONDS))
     half = intake.rps / 2
     paced = measured(lambda: open_loop(base, lambda: intake_path(numbers), half, SECONDS))
+    # The same open loop on the no-op: the tail the generator and the stack add by themselves.
+    floor = measured(lambda: open_loop(base, lambda: "/bench/noop", half, SECONDS))
     stats = httpx.get(base + "/bench/stats").json()
-    out.put((noop, intake, paced, stats))
+    out.put((noop, intake, paced, floor, stats))
 
 
 def prepare(db_url: str) -> None:
@@ -230,13 +234,16 @@ def prepare(db_url: str) -> None:
     db.dispose()
 
 
-def report(noop: Result, intake: Result, paced: Result, stats: dict[str, int]) -> str:
+def report(
+    noop: Result, intake: Result, paced: Result, floor: Result, stats: dict[str, int]
+) -> str:
     ratio = intake.rps / noop.rps if noop.rps else 0.0
     batch = stats["jobs"] / stats["batches"] if stats["batches"] else 0.0
     rows = [
         ("no-op, closed loop", noop),
         ("8x8 intake, closed loop", intake),
         (f"8x8 intake, open loop at {intake.rps / 2:.0f} req/s", paced),
+        (f"no-op, open loop at {intake.rps / 2:.0f} req/s", floor),
     ]
     table = "\n".join(
         f"| {name} | {r.requests} | {r.errors} | {r.rps:.0f} "
@@ -265,7 +272,8 @@ grouped by the group-commit writer (average {batch:.1f} requests per commit over
 - Intake / no-op throughput: **{ratio:.0%}** (target >= 75 %: {verdict_rps}).
 - p99 at half the intake rate: **{paced.pct(99):.1f} ms** (target < 50 ms: {verdict_p99}).
   Of that, the load generator itself sent requests late by up to {lag99:.1f} ms (p99 of
-  its send lag), which counts against the server in the figure above.
+  its send lag), which counts against the server in the figure above; the no-op
+  in the same open loop has a p99 of {floor.pct(99):.1f} ms.
 - Server CPU per request: no-op {noop.server_cpu_ms_per_request:.2f} ms, intake
   {intake.server_cpu_ms_per_request:.2f} ms (closed loop).
 
@@ -304,11 +312,11 @@ def main() -> int:
         out = ctx.Queue()
         loader = ctx.Process(target=load, args=(base, out))
         loader.start()
-        noop, intake, paced, stats = out.get(timeout=SECONDS * 3 + 120)
+        noop, intake, paced, floor, stats = out.get(timeout=SECONDS * 4 + 120)
         loader.join(timeout=30)
         server.terminate()
         server.join(timeout=10)
-    text = report(noop, intake, paced, stats)
+    text = report(noop, intake, paced, floor, stats)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text)
     print(text)
