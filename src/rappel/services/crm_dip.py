@@ -192,12 +192,13 @@ def _load(
     container: Container, tenant_id: str, interaction_id: str
 ) -> tuple[CrmDipConfig, str, InteractionValues] | None:
     with container.db.read() as conn:
-        if not container.tenancy.crm_dip_configs(conn, tenant_id):
+        configs = container.tenancy.crm_dip_configs(conn, tenant_id)
+        if not configs:
             return None
         row = store.interaction_for_dip(conn, tenant_id, interaction_id)
         if row is None:
             return None
-        chosen = applicable_config(conn, tenant_id, row["campaign_id"], row["queue_id"])
+        chosen = applicable_config(configs, row["campaign_id"], row["queue_id"])
     if chosen is None:
         return None
     values = InteractionValues.from_stored(

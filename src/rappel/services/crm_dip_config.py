@@ -9,6 +9,7 @@ operator's `RAPPEL_OUTBOUND_ALLOW`) when it is saved, and again at every dip.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -206,13 +207,11 @@ def delete_crm_config(container: Container, tenant_id: str, scope: str, scope_id
 
 
 def applicable_config(
-    conn: Connection, tenant_id: str, campaign_id: str | None, queue_id: str | None
+    configs: Iterable[RowMapping], campaign_id: str | None, queue_id: str | None
 ) -> tuple[CrmDipConfig, str] | None:
-    """The most specific config for an interaction, with its encrypted token."""
-    rows = {
-        row["scope"]: row
-        for row in store.applicable_crm_configs(conn, tenant_id, campaign_id, queue_id)
-    }
+    """The most specific of a tenant's configs for an interaction, with its encrypted token."""
+    wanted = {"tenant": "", "campaign": campaign_id, "queue": queue_id}
+    rows = {row["scope"]: row for row in configs if wanted.get(row["scope"]) == row["scope_id"]}
     for scope in PRECEDENCE:
         row = rows.get(scope.value)
         if row is not None:

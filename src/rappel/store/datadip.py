@@ -19,7 +19,6 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
     union,
 )
@@ -185,20 +184,6 @@ def tenant_crm_configs(conn: Connection, tenant_id: str) -> tuple[RowMapping, ..
     """Every CRM dip configuration of a tenant, whatever its scope."""
     query = select(crm_dip_configs).where(crm_dip_configs.c.tenant_id == tenant_id)
     return tuple(conn.execute(query).mappings())
-
-
-def applicable_crm_configs(
-    conn: Connection, tenant_id: str, campaign_id: str | None, queue_id: str | None
-) -> list[RowMapping]:
-    """The tenant config and any queue or campaign override that applies (unordered)."""
-    table = crm_dip_configs
-    scopes = [and_(table.c.scope == "tenant", table.c.scope_id == "")]
-    if campaign_id:
-        scopes.append(and_(table.c.scope == "campaign", table.c.scope_id == campaign_id))
-    if queue_id:
-        scopes.append(and_(table.c.scope == "queue", table.c.scope_id == queue_id))
-    query = select(table).where(table.c.tenant_id == tenant_id, or_(*scopes))
-    return list(conn.execute(query).mappings())
 
 
 def interaction_for_dip(conn: Connection, tenant_id: str, interaction_id: str) -> RowMapping | None:

@@ -143,19 +143,21 @@ def _run_bare(conn: Connection, counter: Any, job: Job) -> tuple[bool, Any]:
     except Exception as exc:
         if counter.total_changes != before:
             raise _PartialWrite from exc
-        if isinstance(exc, OperationalError):
-            return False, ServiceUnavailable(f"the database is not available: {exc.orig}")
-        return False, exc
+        return False, _answer_for(exc)
 
 
 def _run_one(conn: Connection, job: Job) -> tuple[bool, Any]:
     try:
         with conn.begin_nested():
             return True, job(conn)
-    except OperationalError as exc:
-        return False, ServiceUnavailable(f"the database is not available: {exc.orig}")
     except Exception as exc:  # one job's failure is that job's answer, not the batch's
-        return False, exc
+        return False, _answer_for(exc)
+
+
+def _answer_for(exc: Exception) -> Exception:
+    if isinstance(exc, OperationalError):
+        return ServiceUnavailable(f"the database is not available: {exc.orig}")
+    return exc
 
 
 def _fail_all(batch: list[_Pending], error: BaseException) -> None:
