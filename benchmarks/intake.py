@@ -23,18 +23,22 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.loadgen import PathMaker, Sample, closed_loop, open_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "benchmarks" / "intake.md"
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+GENERATORS = int(os.environ.get("BENCH_GENERATORS", "1"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 TOKEN = "fb65d0515b9631c6db72e7e66fe6df49"
 
@@ -73,6 +77,9 @@ def serve(db_url: str, port: int, ready: Any) -> None:
 
     import uvicorn
 
+    from rappel.heap import settle_after_startup
+
+    settle_after_startup()  # as `rappel serve` does
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )
@@ -92,6 +99,12 @@ class Result:
     #: open loop: how late the generator sent each request (its own lag, not the server's)
     send_lags_ms: list[float] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, sample: Sample, seconds: float) -> Result:
+        return cls(
+            sample.requests, sample.errors, seconds, sample.latencies_ms, 0.0, sample.send_lags_ms
+        )
+
     @property
     def server_cpu_ms_per_request(self) -> float:
         return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
@@ -100,120 +113,64 @@ class Result:
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
+    def pct(self, p: float, values: list[float] | None = None) -> float:
+        ordered = sorted(self.latencies_ms if values is None else values)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
 
 
-class Numbers:
-    """Distinct US numbers, so no request is a duplicate of another."""
-
-    def __init__(self, base: int) -> None:
-        self._next = base
-        self._lock = threading.Lock()
-
-    def take(self) -> str:
-        with self._lock:
-            self._next += 1
-            return f"1650{self._next:07d}"
+def noop_path(worker: int, index: int) -> str:
+    return "/bench/noop"
 
 
-def intake_path(numbers: Numbers) -> str:
-    params = {
-        "tenant": "Acme",
-        "token": TOKEN,
-        "phone": numbers.take(),
-        "callback_type": "2",
-        "queue_id": "103",
-        "ctl_userdata": "[foreign_key|1234]",
-    }
-    return "/SC/webcallback.php?" + urlencode(params)
+def intake_paths(phase: int) -> PathMaker:
+    """Distinct US numbers per phase and generator process: no request duplicates another."""
+    base = 2_000_000 + phase * 2_000_000 + 0
+
+    def path(worker: int, index: int) -> str:
+        phone = f"1650{base + worker * 400_000 + index:07d}"
+        return (
+            f"/SC/webcallback.php?tenant=Acme&token={TOKEN}&phone={phone}"
+            "&callback_type=2&queue_id=103&ctl_userdata=%5Bforeign_key%7C1234%5D"
+        )
+
+    return path
 
 
-def closed_loop(base: str, make_path: Any, seconds: float) -> Result:
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def worker() -> None:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            while time.perf_counter() < stop_at:
-                began = time.perf_counter()
-                answer = client.get(make_path())
-                spent = (time.perf_counter() - began) * 1000
-                with lock:
-                    latencies.append(spent)
-                    if answer.status_code != 200:
-                        errors[0] += 1
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return Result(len(latencies), errors[0], time.perf_counter() - started, latencies)
-
-
-def open_loop(base: str, make_path: Any, rate: float, seconds: float) -> Result:
-    latencies: list[float] = []
-    send_lags: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    total = int(rate * seconds)
-    start = time.perf_counter() + 0.2
-    slots = iter(range(total))
-
-    def worker() -> None:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            while True:
-                with lock:
-                    index = next(slots, None)
-                if index is None:
-                    return
-                due = start + index / rate
-                time.sleep(max(0.0, due - time.perf_counter()))
-                sent = time.perf_counter()
-                answer = client.get(make_path())
-                spent = (time.perf_counter() - due) * 1000
-                with lock:
-                    latencies.append(spent)
-                    send_lags.append((sent - due) * 1000)
-                    if answer.status_code != 200:
-                        errors[0] += 1
-
-    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY * 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result = Result(len(latencies), errors[0], seconds, latencies)
-    result.send_lags_ms = send_lags
-    return result
-
-
-def load(base: str, out: Any) -> None:
-    """The load-generator process."""
-    numbers = Numbers(5550000)
+def load(port: int) -> tuple[Result, Result, Result, Result, dict[str, int]]:
+    host, base = "127.0.0.1", f"http://127.0.0.1:{port}"
     for _ in range(200):  # warm up both routes
         httpx.get(base + "/bench/noop")
-    httpx.get(base + intake_path(numbers))
+    for i in range(50):
+        httpx.get(base + intake_paths(3)(9, i))
 
-    def measured(phase: Any) -> Result:
+    def measured(phase: Callable[[], Sample], open_seconds: float | None = None) -> Result:
         before = httpx.get(base + "/bench/stats").json()["cpu_s"]
-        result: Result = phase()
+        sample = phase()
+        result = Result.of(sample, open_seconds or sample.elapsed_s)
         result.server_cpu_s = httpx.get(base + "/bench/stats").json()["cpu_s"] - before
         return result
 
-    noop = measured(lambda: closed_loop(base, lambda: "/bench/noop", SECONDS))
-    intake = measured(lambda: closed_loop(base, lambda: intake_path(numbers), SECONDS))
+    def closed(path: PathMaker) -> Result:
+        return measured(
+            lambda: closed_loop(
+                host, port, path, connections=CONCURRENCY, seconds=SECONDS, processes=GENERATORS
+            )
+        )
+
+    def paced(path: PathMaker, rate: float) -> Result:
+        return measured(
+            lambda: open_loop(host, port, path, rate=rate, seconds=SECONDS, processes=GENERATORS),
+            SECONDS,
+        )
+
+    noop = closed(noop_path)
+    intake = closed(intake_paths(0))
     half = intake.rps / 2
-    paced = measured(lambda: open_loop(base, lambda: intake_path(numbers), half, SECONDS))
+    intake_paced = paced(intake_paths(1), half)
     # The same open loop on the no-op: the tail the generator and the stack add by themselves.
-    floor = measured(lambda: open_loop(base, lambda: "/bench/noop", half, SECONDS))
+    floor = paced(noop_path, half)
     stats = httpx.get(base + "/bench/stats").json()
-    out.put((noop, intake, paced, floor, stats))
+    return noop, intake, intake_paced, floor, stats
 
 
 def prepare(db_url: str) -> None:
@@ -259,10 +216,12 @@ def report(
 
 `benchmarks/intake.py`, {time.strftime("%Y-%m-%d")}, Python {platform.python_version()},
 {os.cpu_count()} CPUs, SQLite (WAL, synchronous=NORMAL) file database, one uvicorn
-process, load generator in a second process on loopback ({CONCURRENCY} httpx
-clients on threads, {SECONDS:.0f} s per phase). Every intake request stores a new
-callback (distinct numbers) and is answered only after its commit; commits are
-grouped by the group-commit writer (average {batch:.1f} requests per commit over
+process (the whole app, engine off), set up as `rappel serve` sets it up. Load
+from `benchmarks/loadgen.py` in {GENERATORS} other process(es) on loopback: keep-alive
+connections on asyncio, requests pre-encoded, {CONCURRENCY} connections in the closed
+loops, {SECONDS:.0f} s per phase. Every intake request stores a new callback
+(distinct numbers) and is answered only after its commit; commits are grouped by
+the group-commit writer (average {batch:.1f} requests per commit over
 {stats["batches"]} commits).
 
 | phase | requests | non-200 | req/s | p50 ms | p99 ms | server CPU ms/request |
@@ -271,20 +230,16 @@ grouped by the group-commit writer (average {batch:.1f} requests per commit over
 
 - Intake / no-op throughput: **{ratio:.0%}** (target >= 75 %: {verdict_rps}).
 - p99 at half the intake rate: **{paced.pct(99):.1f} ms** (target < 50 ms: {verdict_p99}).
-  Of that, the load generator itself sent requests late by up to {lag99:.1f} ms (p99 of
-  its send lag), which counts against the server in the figure above; the no-op
-  in the same open loop has a p99 of {floor.pct(99):.1f} ms.
+  The generator sent those requests late by {lag99:.1f} ms at p99 (counted against
+  the server above); the no-op in the same open loop has a p99 of
+  {floor.pct(99):.1f} ms.
 - Server CPU per request: no-op {noop.server_cpu_ms_per_request:.2f} ms, intake
   {intake.server_cpu_ms_per_request:.2f} ms (closed loop).
 
 Load average of the machine when the run ended: {os.getloadavg()[0]:.1f} (on
-{os.cpu_count()} CPUs). The load generator (httpx clients in one Python process)
-shares the cores with the server and costs more CPU per request than the server's
-no-op, so the no-op rate is the generator's ceiling more than the server's; both
-phases are measured the same way in the same run, and the server CPU column shows
-what each request costs the server. Figures taken while other work runs on the
-machine are not the server's capacity: rerun `make bench` (or this script) on a
-quiet machine.
+{os.cpu_count()} CPUs). The generator and the server share the machine's cores;
+figures taken while other work runs on the machine are not the server's
+capacity: rerun `make bench` (or this script) on a quiet machine.
 """
 
 
@@ -309,12 +264,10 @@ def main() -> int:
                     server.terminate()
                     raise
                 time.sleep(0.1)
-        out = ctx.Queue()
-        loader = ctx.Process(target=load, args=(base, out))
-        loader.start()
-        noop, intake, paced, floor, stats = out.get(timeout=SECONDS * 4 + 120)
-        loader.join(timeout=30)
-        server.terminate()
+        try:
+            noop, intake, paced, floor, stats = load(sock_port)
+        finally:
+            server.terminate()
         server.join(timeout=10)
     text = report(noop, intake, paced, floor, stats)
     REPORT.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from rappel.bootstrap import Container, build_container
 from rappel.config import ConfigError, Settings, load_settings
 from rappel.domain.errors import RappelError
 from rappel.domain.tenancy import TokenKind
+from rappel.heap import settle_after_startup
 from rappel.logs import configure_logging
 
 
@@ -51,6 +52,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     if args.print_demo:
         print(credentials_text(f"http://{shown}:{port}"), flush=True)
+    settle_after_startup()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0
 
@@ -58,7 +60,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     from rappel.engine.worker import run_worker
 
-    return run_worker(_container(settings))
+    container = _container(settings)
+    settle_after_startup()
+    return run_worker(container)
 
 
 def cmd_tenant_create(settings: Settings, args: argparse.Namespace) -> int:
