@@ -215,14 +215,15 @@ def report(
     return f"""## Intake (8x8 web callback GET)
 
 `benchmarks/intake.py`, {time.strftime("%Y-%m-%d")}, Python {platform.python_version()},
-{os.cpu_count()} CPUs, SQLite (WAL, synchronous=NORMAL) file database, one uvicorn
-process (the whole app, engine off), set up as `rappel serve` sets it up. Load
-from `benchmarks/loadgen.py` in {GENERATORS} other process(es) on loopback: keep-alive
-connections on asyncio, requests pre-encoded, {CONCURRENCY} connections in the closed
-loops, {SECONDS:.0f} s per phase. Every intake request stores a new callback
-(distinct numbers) and is answered only after its commit; commits are grouped by
-the group-commit writer (average {batch:.1f} requests per commit over
-{stats["batches"]} commits).
+{os.cpu_count()} CPUs. Server: one uvicorn process running the whole app (engine
+off) as `rappel serve` sets it up, on a SQLite file database in WAL mode with
+synchronous=FULL, so each commit is synced to disk before its answers leave.
+Load: `benchmarks/loadgen.py` in {GENERATORS} other process(es) on loopback,
+keep-alive connections on asyncio with pre-encoded requests, {CONCURRENCY}
+connections in the closed loops, {SECONDS:.0f} s per phase. Every intake request
+stores a new callback (distinct numbers) and is answered only after its commit;
+the group-commit writer grouped them {batch:.1f} requests per commit on average
+over {stats["batches"]} commits.
 
 | phase | requests | non-200 | req/s | p50 ms | p99 ms | server CPU ms/request |
 |---|---|---|---|---|---|---|

@@ -31,7 +31,7 @@ class Container:
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     return Container(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous),
         clock=clock or WallClock(),
         secret=ensure_secret(settings),
     )

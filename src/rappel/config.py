@@ -23,6 +23,10 @@ class ConfigError(ValueError):
 class Settings:
     #: SQLAlchemy URL; a SQLite file in the working directory by default.
     database_url: str = "sqlite:///rappel.db"
+    #: SQLite's `synchronous` for the file database: FULL syncs every commit to disk
+    #: before it is acknowledged (a stored callback survives a power cut); NORMAL only
+    #: survives a crash of the process, for throwaway databases.
+    sqlite_synchronous: str = "FULL"
     #: Address and port of `rappel serve`.
     host: str = "127.0.0.1"
     port: int = 8080
@@ -116,7 +120,20 @@ def load_settings(
         if env_name in env:
             values[name] = env[env_name]
     coerced = {name: _coerce(name, value, known[name]) for name, value in values.items()}
+    if "sqlite_synchronous" in coerced:
+        coerced["sqlite_synchronous"] = _synchronous(coerced["sqlite_synchronous"])
     return Settings(**coerced)
+
+
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+
+
+def _synchronous(raw: str) -> str:
+    mode = raw.strip().upper()
+    if mode not in SQLITE_SYNCHRONOUS:
+        allowed = ", ".join(SQLITE_SYNCHRONOUS)
+        raise ConfigError(f"{_PREFIX}SQLITE_SYNCHRONOUS: {raw!r} is not one of {allowed}")
+    return mode
 
 
 def ensure_secret(settings: Settings) -> str:

@@ -37,6 +37,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"RAPPEL_PORT": "eighty"}, "RAPPEL_PORT"),
         ({"RAPPEL_RUN_ENGINE": "maybe"}, "RAPPEL_RUN_ENGINE"),
         ({"RAPPEL_SIM_TALK_S": "long"}, "RAPPEL_SIM_TALK_S"),
+        ({"RAPPEL_SQLITE_SYNCHRONOUS": "OFF"}, "RAPPEL_SQLITE_SYNCHRONOUS"),
     ],
 )
 def test_unusable_values_are_refused_with_the_variable_named(
@@ -51,3 +52,8 @@ def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
     toml.write_text("prot = 1\n")
     with pytest.raises(ConfigError, match="prot"):
         load_settings({}, toml_path=toml)
+
+
+def test_sqlite_commits_are_synced_to_disk_unless_configured_otherwise() -> None:
+    assert load_settings({}).sqlite_synchronous == "FULL"
+    assert load_settings({"RAPPEL_SQLITE_SYNCHRONOUS": "normal"}).sqlite_synchronous == "NORMAL"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.pool import QueuePool
 
+from rappel.config import SQLITE_SYNCHRONOUS
 from rappel.domain.errors import ServiceUnavailable, ValidationFailed
 from rappel.store import signals
 
@@ -23,22 +24,29 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _begin).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode survives process crashes; only power loss can drop the last commits.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (see _begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL syncs the WAL at every commit, so an acknowledged write survives a power
+        # cut; group commit makes that one sync per batch of requests, not per request.
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    return on_connect
 
 
 class Database:
     """One engine and the transactions opened on it."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "FULL") -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect == "sqlite":
@@ -48,7 +56,7 @@ class Database:
                 pool_size=pool_size,
                 connect_args={"check_same_thread": False, "timeout": 10},
             )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas(sqlite_synchronous))
             # SQLite's driver opens transactions lazily; BEGIN IMMEDIATE avoids upgrade deadlocks.
             event.listen(self.engine, "begin", _begin)
         elif self.dialect == "postgresql":
