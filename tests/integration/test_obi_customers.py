@@ -336,3 +336,39 @@ def test_attribute_search_answers_the_same_whichever_way_it_runs(
     assert get(attributeName="code", attributeValue="*9", limit="2", offset="1") == ["x19", "x29"]
     assert get(attributeName="tier", limit="3", offset="28") == ["x28", "x29"]
     assert get(attributeName="code", attributeValue="zz*") == []
+
+
+@pytest.mark.parametrize("few_matches", [0, 1_000_000])
+def test_attribute_search_lists_each_customer_once_and_only_from_its_campaign(
+    http: httpx.Client, demo: str, few_matches: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(customer_search, "FEW_MATCHES", few_matches)
+
+    def item(external_id: str, number: int, *cities: str) -> dict[str, object]:
+        attributes = [{"name": "City", "value": city} for city in cities]
+        return {
+            "externalId": external_id,
+            "numbers": f"+1415555{number:04d}",
+            "attributes": {"attribute": attributes},
+        }
+
+    here = [item("d1", 1, "Oslo", "Oslofjord"), item("d2", 2, "Bergen"), item("d3", 3, "oslo")]
+    there = [item("d0", 4, "Oslo"), item("d4", 5, "Oslo")]
+    assert http.post(f"{BASE}/list", json=here, headers=JSON).status_code == 200
+    other = f"/RI/obi/campaigns/{PREVIEW_CAMPAIGN_ID}/customers"
+    assert http.post(f"{other}/list", json=there, headers=JSON).status_code == 200
+
+    def get(**params: str) -> list[str]:
+        return _ids(http.get(BASE, params=params, headers=JSON))
+
+    assert get(attributeName="city", attributeValue="osl*") == ["d1", "d3"]
+    assert get(attributeName="city", attributeValue="oslo") == ["d1", "d3"]
+    assert get(attributeName="city", attributeValue="o*", limit="1", offset="1") == ["d3"]
+    assert get(attributeName="city", attributeValue="osl*", externalId="d3") == ["d3"]
+    assert get(attributeName="city", attributeValue="*", externalId="d*", limit="2") == [
+        "d1",
+        "d2",
+    ]
+    assert _ids(
+        http.get(other, params={"attributeName": "city", "attributeValue": "oslo"}, headers=JSON)
+    ) == ["d0", "d4"]

@@ -247,10 +247,16 @@ def intake(
         return Intake(dict(duplicate), created=False)
     _check_limits(conn, tenant, history, since, now)
     callback.admit(now)
-    store.insert_customer(
-        conn, _customer_row(tenant.id, customer_id, interaction_id, [number, *extra], req, now)
+    customer = _customer_row(tenant.id, customer_id, interaction_id, [number, *extra], req, now)
+    store.insert_customer(conn, customer)
+    store.insert_customer_attributes(
+        conn,
+        tenant.id,
+        customer_id,
+        req.attributes,
+        campaign_id=customer["campaign_id"],
+        external_id=customer["external_id"],
     )
-    store.insert_customer_attributes(conn, tenant.id, customer_id, req.attributes)
     row = _interaction_row(tenant, callback, req, queue_id, channel, now)
     row.update(caller_id=_caller_id(conn, tenancy, tenant, req.caller_id), webhook_url=webhook)
     store.insert_interaction(conn, row)

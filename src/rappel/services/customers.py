@@ -217,6 +217,8 @@ def _prepare(
             "name_ci": name.lower()[:200],
             "value": value,
             "value_ci": value.lower()[:500],
+            "campaign_id": campaign_id,
+            "external_id": row["external_id"],
         }
         for position, (name, value) in enumerate(attributes)
     ]

@@ -219,6 +219,8 @@ def _insert_demo_customer(conn: Connection, clock: Clock, tenant_id: str, campai
                 "name_ci": name.lower(),
                 "value": value,
                 "value_ci": value.lower()[:500],
+                "campaign_id": campaign,
+                "external_id": DEMO_EXTERNAL_ID,
             }
             for position, (name, value) in enumerate(DEMO_ATTRIBUTES)
         ],

@@ -86,8 +86,15 @@ def insert_customer(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def insert_customer_attributes(
-    conn: Connection, tenant_id: str, customer_id: str, pairs: Sequence[tuple[str, str]]
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    campaign_id: str | None,
+    external_id: str,
 ) -> None:
+    """The customer's attribute rows; `campaign_id` and `external_id` are the customer's."""
     if not pairs:
         return
     rows = [
@@ -99,6 +106,8 @@ def insert_customer_attributes(
             "name_ci": name.lower()[:200],
             "value": value,
             "value_ci": value.lower()[:500],
+            "campaign_id": campaign_id,
+            "external_id": external_id,
         }
         for index, (name, value) in enumerate(pairs)
     ]

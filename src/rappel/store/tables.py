@@ -301,6 +301,11 @@ customer_attributes = Table(
     Column("name_ci", String(200), nullable=False),
     Column("value", Text, nullable=False),
     Column("value_ci", String(500), nullable=False),
+    # Copies of the customer's campaign and externalId (neither ever changes), so that a
+    # campaign's attribute search is an index walk in externalId order. Every writer
+    # fills them; customers without a campaign (callbacks) have none.
+    Column("campaign_id", ID),
+    Column("external_id", String(200)),
     PrimaryKeyConstraint("tenant_id", "customer_id", "position"),
     ForeignKeyConstraint(
         ["tenant_id", "customer_id"],
@@ -315,6 +320,27 @@ customer_attributes = Table(
         "name_ci",
         "value_ci",
         postgresql_ops={"value_ci": "varchar_pattern_ops"},
+    ),
+    # OBI search in one campaign: an exact value walks its entries in externalId order;
+    # a value prefix range-scans them (and sorts the externalIds when they are few).
+    Index(
+        "ix_customer_attributes_campaign_value",
+        "tenant_id",
+        "campaign_id",
+        "name_ci",
+        "value_ci",
+        "external_id",
+        postgresql_ops={"value_ci": "varchar_pattern_ops"},
+    ),
+    # A prefix many customers match: walk the attribute's entries in externalId order and
+    # test each value in the index, with no customer row read until a page is found.
+    Index(
+        "ix_customer_attributes_campaign_order",
+        "tenant_id",
+        "campaign_id",
+        "name_ci",
+        "external_id",
+        "value_ci",
     ),
 )
 
