@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,14 +38,14 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.servers import running_server
+from tests.support.servers import free_port
 
 from benchmarks.obi_search import measure
 from rappel.api.app import create_app
 from rappel.bootstrap import Container
 from rappel.clock import WallClock
 from rappel.config import Settings
-from rappel.domain.ids import new_id
+from rappel.domain.ids import new_ordered_id
 from rappel.services import customers as svc
 from rappel.services.demo import (
     API_TOKEN,
@@ -88,7 +90,17 @@ def _attributes(p: Person) -> list[tuple[str, str]]:
 
 # -- raw: hand-written INSERTs of the rows the service writes ----------------------
 
-ATTRIBUTE_COLUMNS = ["tenant_id", "customer_id", "position", "name", "name_ci", "value", "value_ci"]
+ATTRIBUTE_COLUMNS = [
+    "tenant_id",
+    "customer_id",
+    "position",
+    "name",
+    "name_ci",
+    "value",
+    "value_ci",
+    "campaign_id",
+    "external_id",
+]
 
 
 def _raw(db: Database, tenant_id: str, people: list[Person], how: str = "insert") -> float:
@@ -107,7 +119,7 @@ def _raw(db: Database, tenant_id: str, people: list[Person], how: str = "insert"
     rows: list[tuple[Any, ...]] = []
     attributes: list[tuple[Any, ...]] = []
     for p in people:
-        cid = new_id()
+        cid = new_ordered_id(now)
         pairs = _attributes(p)
         document = json.dumps([{"name": n, "value": v} for n, v in pairs])
         # fmt: off
@@ -118,7 +130,7 @@ def _raw(db: Database, tenant_id: str, people: list[Person], how: str = "insert"
         ))
         # fmt: on
         attributes += [
-            (tenant_id, cid, position, n, n.lower(), v, v.lower())
+            (tenant_id, cid, position, n, n.lower(), v, v.lower(), campaign, p.external_id)
             for position, (n, v) in enumerate(pairs)
         ]
     names = [c.name for c in customers.columns]
@@ -221,6 +233,9 @@ def _http(client: httpx.Client, people: list[Person]) -> float:
 # -- one backend ------------------------------------------------------------------
 
 
+PATHS: tuple[str, ...] = ("raw", "raw_copy", "service", "obi_http")
+
+
 @dataclass
 class Result:
     backend: str
@@ -233,17 +248,12 @@ class Result:
         return self.n / self.seconds[path]
 
 
-PATHS = ("raw", "raw_copy", "service", "obi_http")
-
-
 def run(url: str, n: int, search_only: bool = False) -> Result:
     db = Database(url)
     upgrade(db)
     tenant_id = provision_demo(db, WallClock()).tenant_id
-    settings = Settings(database_url=url, secret_key="bench", run_engine=False)
-    app = create_app(Container(settings, db, WallClock(), "bench"))
     result = Result(db.dialect, n)
-    with running_server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
+    with server_process(url) as base, httpx.Client(base_url=base, timeout=120) as client:
         for first in range(0, n, ROUND):
             span = range(first, min(n, first + ROUND))
             seconds = {}
@@ -261,10 +271,10 @@ def run(url: str, n: int, search_only: bool = False) -> Result:
             if span.stop % (10 * ROUND) == 0 or span.stop == n:
                 print(f"{db.dialect}: {span.stop:,} per path, {_rates(result, span.stop)}")
         if db.is_postgres:
-            # What autovacuum does after a bulk load.
-            with db.begin() as conn:
-                conn.exec_driver_sql("ANALYZE customers")
-                conn.exec_driver_sql("ANALYZE customer_attributes")
+            # What autovacuum does after a bulk load (insert-driven vacuum and analyze).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE customers")
+                conn.exec_driver_sql("VACUUM ANALYZE customer_attributes")
         result.search = measure(client, f"/RI/obi/campaigns/{TEST_CAMPAIGN_ID}/customers", AUTH)
     db.dispose()
     return result
@@ -274,6 +284,36 @@ def _rates(result: Result, done: int) -> str:
     return ", ".join(
         f"{path} {done / seconds:,.0f}/s" for path, seconds in result.seconds.items() if seconds
     )
+
+
+def serve(url: str, port: int) -> None:
+    """The OBI server of the benchmark, as `rappel serve` runs it, without the engine."""
+    import uvicorn
+
+    settings = Settings(database_url=url, secret_key="bench", run_engine=False)
+    app = create_app(Container(settings, Database(url), WallClock(), "bench"))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+@contextmanager
+def server_process(url: str) -> Iterator[str]:
+    """`serve` in a process of its own, as a client would meet it; yields its base URL."""
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "serve", url, str(port)])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("benchmark server did not start")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
 
 
 @contextmanager
@@ -382,4 +422,7 @@ def main(search_only: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

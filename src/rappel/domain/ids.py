@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
+from datetime import datetime
 
 from rappel.domain.errors import ValidationFailed
 
@@ -13,6 +15,19 @@ _ID36 = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4
 
 def new_id() -> str:
     return uuid.uuid4().hex.upper()
+
+
+def new_ordered_id(at: datetime) -> str:
+    """An id that sorts by creation time: a UUID version 7 (RFC 9562) of `at`, in id32 form.
+
+    Rows written together land side by side in a primary-key index instead of on
+    pages scattered over it, which matters for bulk imports into large tables.
+    74 random bits keep ids of the same millisecond apart.
+    """
+    value = int(at.timestamp() * 1000) << 80 | secrets.randbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return f"{value:032X}"
 
 
 def is_id(value: str) -> bool:

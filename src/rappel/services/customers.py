@@ -31,7 +31,7 @@ from rappel.clock import Clock
 from rappel.domain import phone
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import NotFound, ValidationFailed
-from rappel.domain.ids import new_id
+from rappel.domain.ids import new_ordered_id
 from rappel.domain.results import CustomerResult
 from rappel.store import campaigns as campaign_store
 from rappel.store import customer_search
@@ -176,7 +176,8 @@ def _prepare(
         raise _invalid("previewTime", item.preview_time, "Must be from 0 to 3600")
     if item.priority is not None and not -(10**6) <= item.priority <= 10**6:
         raise _invalid("priority", item.priority, "Must be from -1000000 to 1000000")
-    customer_id = new_id()
+    # Time-ordered: a bulk import appends to the primary keys instead of scattering.
+    customer_id = new_ordered_id(now)
     row = {
         "tenant_id": tenant_id,
         "id": customer_id,
