@@ -5,6 +5,7 @@ Nothing connects at import time; `build_container` is called by the CLI and by t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,10 @@ from rappel.clock import Clock, WallClock
 from rappel.config import Settings, ensure_secret
 from rappel.store.db import Database
 from rappel.store.tenancy_cache import TenancyCache
+
+#: Called (not awaited by the request) after a new callback is committed, with
+#: (tenant_id, interaction_id): the data dip at intake registers one.
+IntakeHook = Callable[[str, str], Awaitable[None] | None]
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Container:
     tenancy: TenancyCache = field(default_factory=TenancyCache)
     #: Optional parts registered by later layers (engine, telephony, integrations).
     parts: dict[str, Any] = field(default_factory=dict)
+    #: Started after each new callback's commit (see services.callbacks.after_intake).
+    after_intake: list[IntakeHook] = field(default_factory=list)
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:

@@ -72,7 +72,7 @@ async def create_context_data(
     job = _job(c.clock, who.tenant_id, context, activity, data, allow)
     intake = await run_write(c.db, c.parts.get(COMMITTER), job)
     if intake.created:
-        svc.run_after_intake_hooks(who.tenant_id, intake.interaction_id)
+        svc.after_intake(c.after_intake, who.tenant_id, intake.interaction_id)
     headers = {"Location": f"/v1/interactions/{intake.interaction_id}"}
     return PlainTextResponse(intake.interaction["customer_id"], headers=headers)
 

@@ -34,7 +34,7 @@ from rappel.domain.datadip import MAX_REQUEST_BYTES
 from rappel.domain.errors import Unauthenticated
 from rappel.domain.tenancy import TokenKind
 from rappel.integrations.circuit import CircuitState
-from rappel.services import callbacks, crm_dip, datadip
+from rappel.services import crm_dip, datadip
 from rappel.services.tenancy import authenticate_token_on
 from rappel.store.db import Database
 
@@ -150,11 +150,11 @@ def _dipper_lifespan(c: Container) -> Any:
         async def dip_at_intake(tenant_id: str, interaction_id: str) -> None:
             await crm_dip.dip_for_interaction(c, tenant_id, interaction_id, DipStage.INTAKE)
 
-        callbacks.after_intake_hooks.append(dip_at_intake)
+        c.after_intake.append(dip_at_intake)
         try:
             yield
         finally:
-            callbacks.after_intake_hooks.remove(dip_at_intake)
+            c.after_intake.remove(dip_at_intake)
             await dipper.aclose()
             dipper.loop = None
 

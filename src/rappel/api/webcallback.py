@@ -142,7 +142,7 @@ async def webcallback(request: Request) -> Response:
         log.exception("web callback failed")
         return _answer(Failure(19, "internal error"), verified.url)
     if intake.created:
-        svc.run_after_intake_hooks(intake.interaction["tenant_id"], intake.interaction_id)
+        svc.after_intake(c.after_intake, intake.interaction["tenant_id"], intake.interaction_id)
     if verified.url:
         return RedirectResponse(verified.url, status_code=302)
     body = {"status": "ok", "interaction_id": intake.interaction_id, "created": intake.created}

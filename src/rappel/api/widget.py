@@ -206,7 +206,7 @@ async def request_callback(body: WidgetRequestIn, request: Request) -> Response:
         request.state.retry_after = max(g.per_ip.retry_after(f"{ctx.tenant.id}:{visitor_ip}"), 60)
         raise
     if done.interaction_id:
-        callbacks.run_after_intake_hooks(ctx.tenant.id, done.interaction_id)
+        callbacks.after_intake(c.after_intake, ctx.tenant.id, done.interaction_id)
     answer = {
         "interaction_id": done.interaction_id,
         "start_time": done.start_time.isoformat(),

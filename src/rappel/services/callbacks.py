@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, RowMapping, text
 from sqlalchemy.exc import IntegrityError
 
+from rappel.bootstrap import IntakeHook
 from rappel.clock import Clock
 from rappel.domain.callback import Callback
 from rappel.domain.codes import (
@@ -129,16 +130,12 @@ class Intake:
         return str(self.interaction["id"])
 
 
-#: Called (not awaited by the request) after a new callback is committed, with
-#: (tenant_id, interaction_id): the data dip at intake registers here.
-IntakeHook = Callable[[str, str], Awaitable[None] | None]
-after_intake_hooks: list[IntakeHook] = []
 _running_hooks: set[asyncio.Task[None]] = set()
 
 
-def run_after_intake_hooks(tenant_id: str, interaction_id: str) -> None:
+def after_intake(hooks: Sequence[IntakeHook], tenant_id: str, interaction_id: str) -> None:
     """Start every hook without waiting for it; call after the commit, inside the event loop."""
-    for hook in list(after_intake_hooks):
+    for hook in list(hooks):
         outcome = hook(tenant_id, interaction_id)
         if outcome is not None:
             task = asyncio.ensure_future(outcome)

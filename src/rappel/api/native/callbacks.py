@@ -125,7 +125,7 @@ async def create_callback(
             raise
         intake = svc.replay(c.db, who.tenant_id, req)
     if intake.created:
-        svc.run_after_intake_hooks(who.tenant_id, intake.interaction_id)
+        svc.after_intake(c.after_intake, who.tenant_id, intake.interaction_id)
     else:
         response.status_code = 200
     response.headers["Location"] = f"/v1/interactions/{intake.interaction_id}"
