@@ -25,6 +25,17 @@ def measure(client: httpx.Client, path: str, headers: dict[str, str]) -> dict[st
             "attributeName": "city",
             "attributeValue": "c12*",
         },
+        # An exact value one customer in 1,000 has, a prefix one in 9 has, and a prefix
+        # of 9,000 numbers (fewer than FEW_MATCHES: sorted rather than walked).
+        "attributeName=city&attributeValue=c123": {
+            "attributeName": "city",
+            "attributeValue": "c123",
+        },
+        "attributeName=city&attributeValue=c1*": {"attributeName": "city", "attributeValue": "c1*"},
+        "attributeName=phone1&attributeValue=+1415250*": {
+            "attributeName": "phone1",
+            "attributeValue": "+1415250*",
+        },
     }
     out = {}
     for name, params in cases.items():
