@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -11,7 +10,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Connection, select, text
 
 from rappel.api.webcallback import with_error
 from rappel.clock import VirtualClock
@@ -22,9 +20,7 @@ from rappel.services import callbacks as svc
 from rappel.services import interactions as manage
 from rappel.services import tenancy
 from rappel.store.db import Database
-from rappel.store.group_commit import GroupCommitter
 from rappel.store.migrate import upgrade
-from rappel.store.tables import intake_counts
 
 START = datetime(2026, 1, 5, 16, 0, tzinfo=UTC)
 
@@ -148,58 +144,6 @@ def test_operator_allowlist_lifts_the_refusal() -> None:
     allow = OutboundAllowlist.parse("10.0.0.0/8,localhost")
     assert svc.check_webhook_url("http://10.0.0.5/x", allow)
     assert svc.check_webhook_url("http://localhost:8000/x", allow)
-
-
-def test_group_commit_keeps_each_jobs_failure_to_itself(
-    db: Database, clock: VirtualClock, tenant: str
-) -> None:
-    committer = GroupCommitter(db)
-    committer.start()
-    try:
-        allow = OutboundAllowlist()
-        good = committer.submit(svc.intake_job(clock, tenant, request(queue="7"), allow))
-        bad = committer.submit(svc.intake_job(clock, tenant, request(queue="99"), allow))
-        assert good.result(timeout=10).created
-        with pytest.raises(svc.IntakeRefused):
-            bad.result(timeout=10)
-    finally:
-        committer.stop()
-    assert manage.get_interaction(db, tenant, good.result().interaction_id)["queue_id"] is not None
-
-
-def test_group_commit_undoes_a_failed_jobs_writes_and_keeps_the_others(
-    db: Database, tenant: str
-) -> None:
-    gate = threading.Event()
-    insert = text("INSERT INTO intake_counts (tenant_id, hour, requests) VALUES (:t, :h, 1)")
-
-    def count_in(hour: int, fail: bool = False) -> Callable[[Connection], int]:
-        def job(conn: Connection) -> int:
-            conn.execute(insert, {"t": tenant, "h": START + timedelta(hours=hour)})
-            if fail:
-                raise ValueError("after its write")
-            return hour
-
-        return job
-
-    committer = GroupCommitter(db)
-    committer.start()
-    try:
-        held = committer.submit(lambda conn: gate.wait(10))
-        # Queued behind the held job, these three form one batch.
-        futures = [committer.submit(count_in(1)), committer.submit(count_in(2, fail=True))]
-        futures.append(committer.submit(count_in(3)))
-        gate.set()
-        held.result(timeout=10)
-        assert futures[0].result(timeout=10) == 1
-        with pytest.raises(ValueError, match="after its write"):
-            futures[1].result(timeout=10)
-        assert futures[2].result(timeout=10) == 3
-    finally:
-        committer.stop()
-    with db.read() as conn:
-        hours = conn.execute(select(intake_counts.c.hour).order_by("hour")).scalars().all()
-    assert hours == [START + timedelta(hours=1), START + timedelta(hours=3)]
 
 
 @given(

@@ -74,8 +74,11 @@ class Database:
         wake = False
         try:
             with self.engine.begin() as conn:
+                conn.info.pop(signals.WAKE, None)  # left by a transaction that failed
                 yield conn
-                wake = bool(conn.info.pop("rappel_wake", False))
+                wake = bool(conn.info.pop(signals.WAKE, False))
+                if wake and self.is_postgres:
+                    signals.notify(conn)
         except OperationalError as exc:
             raise ServiceUnavailable("the database is not available") from exc
         except DataError as exc:

@@ -1,8 +1,8 @@
 """Group commit: many requests' writes share one transaction and one commit.
 
 Each job is a function over a Connection. One writer thread takes every job
-waiting in the queue (up to `max_batch`), runs each inside its own SAVEPOINT
-(a failing job rolls back alone, the others stay), commits once, and only then
+waiting in the queue (up to `max_batch`), runs them in one transaction (a
+failing job rolls back alone, the others stay), commits once, and only then
 resolves the callers' futures. So an answer still means "committed": the
 durability setting of the database is untouched; what is shared is the commit
 (one WAL sync on SQLite, one fsync on PostgreSQL) and the write lock.
@@ -10,10 +10,13 @@ durability setting of the database is untouched; what is shared is the commit
 Batches form by themselves: while the writer commits, new jobs queue up; under
 light load a batch holds one job and no latency is added.
 
-On SQLite a failed statement leaves its transaction usable, so jobs first run
-without savepoints; a job that fails after changing rows (the connection's change
-counter moved) sends the whole batch round again with one savepoint per job.
-PostgreSQL aborts the transaction on any error: there, every job has its savepoint.
+Jobs first run without savepoints, which would cost every job two more
+statements (two round trips on PostgreSQL). A failed job that may have left
+something behind sends the whole batch round again with one SAVEPOINT per job:
+on SQLite, a job that fails after changing rows (the connection's change
+counter moved); on PostgreSQL, which aborts the transaction on any error and
+keeps no such counter, any failed job. Most failures (bad input) are found
+before a job writes, so on SQLite they cost nothing more.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ class GroupCommitter:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             try:
-                outcomes = self._attempt(batch, guarded=self.db.is_postgres)
+                outcomes = self._attempt(batch, guarded=False)
             except _PartialWrite:
                 outcomes = self._attempt(batch, guarded=True)
         except RappelError as exc:
@@ -128,7 +131,7 @@ class GroupCommitter:
         with self.db.begin() as conn:
             if guarded:
                 return [_run_one(conn, pending.job) for pending in batch]
-            counter = conn.connection.dbapi_connection
+            counter = None if self.db.is_postgres else conn.connection.dbapi_connection
             return [_run_bare(conn, counter, pending.job) for pending in batch]
 
 
@@ -136,12 +139,13 @@ class _PartialWrite(Exception):
     """A job failed after changing rows, and had no savepoint to undo them."""
 
 
-def _run_bare(conn: Connection, counter: Any, job: Job) -> tuple[bool, Any]:
-    before = counter.total_changes
+def _run_bare(conn: Connection, counter: Any | None, job: Job) -> tuple[bool, Any]:
+    """`counter`: the sqlite3 connection (its `total_changes`), or None when there is none."""
+    before = counter.total_changes if counter is not None else 0
     try:
         return True, job(conn)
     except Exception as exc:
-        if counter.total_changes != before:
+        if counter is None or counter.total_changes != before:
             raise _PartialWrite from exc
         return False, _answer_for(exc)
 

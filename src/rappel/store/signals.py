@@ -1,10 +1,11 @@
 """Wake-ups between API nodes and engine workers.
 
 A write that creates or moves due work calls `work_changed(conn)` inside its
-transaction. On PostgreSQL this is a NOTIFY that every worker LISTENs to (it is
-delivered only if the transaction commits); in one process the engine also
-registers an in-process waker. Polling stays the fallback, so a lost wake-up
-only delays work, never loses it.
+transaction. On PostgreSQL the transaction then ends with one NOTIFY that every
+worker LISTENs to (delivered only if the transaction commits), however many
+writes of a grouped commit asked for it; in one process the engine also
+registers an in-process waker, fired after the commit. Polling stays the
+fallback, so a lost wake-up only delays work, never loses it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 
 CHANNEL = "rappel_work"
+#: The transaction's flag, in its connection's info, that work changed.
+WAKE = "rappel_wake"
 
 _local_wakers: list[Callable[[], None]] = []
 
@@ -28,10 +31,13 @@ def remove_local_waker(waker: Callable[[], None]) -> None:
 
 
 def work_changed(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"NOTIFY {CHANNEL}"))
-    # Local wakers run after the commit (Database.begin), so the engine sees the row.
-    conn.info["rappel_wake"] = True
+    # Database.begin sends the NOTIFY before the commit and runs the local wakers after
+    # it, so a woken engine sees the row.
+    conn.info[WAKE] = True
+
+
+def notify(conn: Connection) -> None:
+    conn.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def fire_local_wakers() -> None:
