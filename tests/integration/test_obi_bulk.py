@@ -223,3 +223,33 @@ def test_nul_character_is_stored_or_refused_never_a_server_error(
     }
     answer = http.post(LIST, json=[item], headers=JSON)
     assert answer.status_code in (200, 400), answer.text
+
+
+def test_bulk_add_checks_do_not_call_lists_and_external_ids_together(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    assert http.post("/v1/dnc", json={"numbers": ["+14155550101"]}, headers=JSON).status_code == 200
+    own = http.post(
+        f"/v1/campaigns/{TEST_CAMPAIGN_ID}/dnc", json={"numbers": ["+14155550102"]}, headers=JSON
+    )
+    assert own.status_code == 200
+    items = [
+        {"externalId": "b1", "numbers": "+14155550101"},  # blocked tenant-wide
+        {"externalId": "b2", "numbers": "+14155550102;+14155550101"},  # every number blocked
+        {"externalId": "b3", "numbers": "+14155550102;+14155550103"},  # one left to call
+        {"externalId": "10", "numbers": "+14155550104"},  # the demo's own externalId
+        {"externalId": "b5", "numbers": "+14155550105"},
+        {"externalId": "b5", "numbers": "+14155550106"},
+    ]
+    answer = http.post(LIST, json=items, headers=JSON)
+    assert answer.status_code == 200, answer.text
+    assert [item["statusCode"] for item in answer.json()] == [201, 201, 201, 400, 400, 400]
+    with db.read() as conn:
+        results = dict(
+            conn.execute(
+                select(customers.c.external_id, customers.c.result).where(
+                    customers.c.external_id.in_(["b1", "b2", "b3"])
+                )
+            ).all()
+        )
+    assert results == {"b1": "FILTERED", "b2": "FILTERED", "b3": "DIALING"}

@@ -269,7 +269,11 @@ def add_customers(
                 prepared.append(_prepare(item, tenant_id, campaign_id, plan, now))
             except ValidationFailed as exc:
                 prepared.append(exc)
-        _check_unique(conn, tenant_id, campaign_id, items, prepared)
+        given = _given_external_ids(items)
+        numbers = {n for p in prepared if isinstance(p, _Prepared) for n in _numbers(p)}
+        wanted = {g for g in given if g is not None}
+        taken, blocked = store.taken_and_blocked(conn, tenant_id, campaign_id, wanted, numbers)
+        _check_unique(given, taken, prepared)
         _check_agents(conn, tenant_id, prepared)
         valid = [p for p in prepared if isinstance(p, _Prepared)]
         if stop_if_invalid and len(valid) < len(prepared):
@@ -279,7 +283,7 @@ def add_customers(
                 else ItemResult(Outcome.VALID)
                 for p in prepared
             ]
-        _apply_dnc(conn, tenant_id, campaign_id, valid)
+        _apply_dnc(blocked, valid)
         store.insert_customers(
             conn, [p.row for p in valid], [a for p in valid for a in p.attributes]
         )
@@ -291,19 +295,18 @@ def add_customers(
     ]
 
 
-def _check_unique(
-    conn: Connection,
-    tenant_id: str,
-    campaign_id: str,
-    items: Sequence[NewCustomer | ValidationFailed],
-    prepared: list[_Prepared | ValidationFailed],
-) -> None:
-    given = [
+def _given_external_ids(items: Sequence[NewCustomer | ValidationFailed]) -> list[str | None]:
+    return [
         item.external_id if isinstance(item, NewCustomer) and item.external_id else None
         for item in items
     ]
+
+
+def _check_unique(
+    given: list[str | None], taken: set[str], prepared: list[_Prepared | ValidationFailed]
+) -> None:
+    """Fail items whose externalId is in the campaign already or repeated in the request."""
     seen = Counter(g for g in given if g is not None)
-    taken = store.existing_external_ids(conn, tenant_id, campaign_id, seen)
     for index, external_id in enumerate(given):
         if external_id is not None and (seen[external_id] > 1 or external_id in taken):
             if isinstance(prepared[index], _Prepared):
@@ -326,14 +329,14 @@ def _check_agents(
             prepared[index] = _invalid("agentId", p.row["agent_id"], "Unknown agent")
 
 
-def _apply_dnc(conn: Connection, tenant_id: str, campaign_id: str, valid: list[_Prepared]) -> None:
-    numbers = {p.row[k] for p in valid for k in ("number1", "number2", "number3") if p.row[k]}
-    blocked = store.blocked_numbers(conn, tenant_id, campaign_id, numbers)
-    if not blocked:
-        return
+def _numbers(p: _Prepared) -> list[str]:
+    return [p.row[k] for k in ("number1", "number2", "number3") if p.row[k]]
+
+
+def _apply_dnc(blocked: set[str], valid: list[_Prepared]) -> None:
+    """Customers whose every number is blocked are stored FILTERED."""
     for p in valid:
-        own = [p.row[k] for k in ("number1", "number2", "number3") if p.row[k]]
-        if all(n in blocked for n in own):
+        if blocked and all(n in blocked for n in _numbers(p)):
             p.row["result"] = CustomerResult.FILTERED.value
 
 
