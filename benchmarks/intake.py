@@ -1,8 +1,12 @@
 """Intake throughput and latency: the 8x8 GET against a no-op endpoint of the same server.
 
-One server process (uvicorn, the whole Rappel app on a SQLite file, engine off,
-plus a `/bench/noop` route) and one load-generator process (httpx clients on
-threads) on loopback. Three phases in one run:
+On SQLite, then on PostgreSQL (a scratch database on RAPPEL_TEST_PG_URL's server,
+dropped afterwards; INTAKE_BENCH_PG=0 skips it).
+
+One server process (uvicorn, the whole Rappel app, engine off, plus a
+`/bench/noop` route) and the load generator of `benchmarks/loadgen.py` in other
+processes, on loopback. Per database, four phases in one run, then the write job
+alone:
 
 1. closed loop on `/bench/noop` (as fast as the clients go);
 2. closed loop on `/SC/webcallback.php` (a distinct phone number per request,
@@ -219,7 +223,12 @@ def prepare(db_url: str) -> None:
 
 
 def report(
-    noop: Result, intake: Result, paced: Result, floor: Result, stats: dict[str, Any]
+    backend: str,
+    noop: Result,
+    intake: Result,
+    paced: Result,
+    floor: Result,
+    stats: dict[str, Any],
 ) -> str:
     ratio = intake.rps / noop.rps if noop.rps else 0.0
     batch = stats["jobs"] / stats["batches"] if stats["batches"] else 0.0
@@ -242,18 +251,11 @@ def report(
     service = stats["service_cpu_ms"]
     budget = noop.server_cpu_ms_per_request / 0.75
     extra = budget - noop.server_cpu_ms_per_request
-    return f"""## Intake (8x8 web callback GET)
+    store = STORES[backend]
+    return f"""### {backend}
 
-`benchmarks/intake.py`, {time.strftime("%Y-%m-%d")}, Python {platform.python_version()},
-{os.cpu_count()} CPUs. Server: one uvicorn process running the whole app (engine
-off) as `rappel serve` sets it up, on a SQLite file database in WAL mode with
-synchronous=FULL, so each commit is synced to disk before its answers leave.
-Load: `benchmarks/loadgen.py` in {GENERATORS} other process(es) on loopback,
-keep-alive connections on asyncio with pre-encoded requests, {CONCURRENCY}
-connections in the closed loops, {SECONDS:.0f} s per phase. Every intake request
-stores a new callback (distinct numbers) and is answered only after its commit;
-the group-commit writer grouped them {batch:.1f} requests per commit on average
-over {stats["batches"]} commits.
+Server on {store}. The group-commit writer grouped the intake requests
+{batch:.1f} per commit on average over {stats["batches"]} commits.
 
 | phase | requests | non-200 | req/s | p50 ms | p99 ms | server CPU ms/request |
 |---|---|---|---|---|---|---|
@@ -270,47 +272,77 @@ over {stats["batches"]} commits.
   tenancy, phone validation, duplicate and limit checks, two inserts, its share of
   the commit): {service:.2f} ms of CPU per intake.
 
-Reading the throughput ratio: one Python process serves both endpoints, and
-both closed loops keep it busy, so the ratio of their rates is the inverse ratio
-of their CPU cost per request. Grouped commits took the disk out of intake's cost
-(one sync per {batch:.1f} requests); they cannot take out the work. For intake to
-reach 75 % of this no-op it could spend {budget:.2f} ms in all, {extra:.2f} ms beyond
-the no-op's whole path, while the write job alone costs {service:.2f} ms.
-
-Load average of the machine when the run ended: {os.getloadavg()[0]:.1f} (on
-{os.cpu_count()} CPUs). The generator and the server share the machine's cores;
-figures taken while other work runs on the machine are not the server's
-capacity: rerun `make bench` (or this script) on a quiet machine.
+- For intake to reach 75 % of this no-op it could spend {budget:.2f} ms in all,
+  {extra:.2f} ms beyond the no-op's whole path; the write job alone costs
+  {service:.2f} ms.
+- Load average when this backend's run ended: {os.getloadavg()[0]:.1f}.
 """
 
 
-def main() -> int:
+STORES = {
+    "SQLite": "a SQLite file database in WAL mode with synchronous=FULL, so each commit "
+    "is synced to disk before its answers leave",
+    "PostgreSQL": "the local PostgreSQL 15 with its default settings (synchronous_commit "
+    "on: each commit is flushed to its WAL on disk before its answers leave); the server "
+    "CPU column counts the Rappel process only, not the database's",
+}
+
+
+def header() -> str:
+    return f"""## Intake (8x8 web callback GET)
+
+`benchmarks/intake.py`, {time.strftime("%Y-%m-%d")}, Python {platform.python_version()},
+{os.cpu_count()} CPUs. Server: one uvicorn process running the whole app (engine
+off) as `rappel serve` sets it up. Load: `benchmarks/loadgen.py` in {GENERATORS}
+other process(es) on loopback, keep-alive connections on asyncio with pre-encoded
+requests, {CONCURRENCY} connections in the closed loops, {SECONDS:.0f} s per phase.
+Every intake request stores a new callback (distinct numbers) and is answered only
+after its commit. The generator and the server share the machine's cores: figures
+taken while other work runs on the machine are not the server's capacity.
+
+Reading the throughput ratio: one Python process serves both endpoints and both
+closed loops keep it busy, so the ratio of their rates is the inverse ratio of
+their CPU cost per request. Grouped commits take the disk out of intake's cost
+(one sync per batch of requests); they cannot take out the work: parsing, phone
+validation with phonenumbers, the duplicate and limit checks and two inserts cost
+several times the whole path of a no-op in the same stack.
+"""
+
+
+def run(backend: str, db_url: str) -> str:
+    prepare(db_url)
     ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        db_url = f"sqlite:///{tmp}/bench.db"
-        prepare(db_url)
-        sock_port = 18000 + os.getpid() % 1000
-        ready = ctx.Event()
-        server = ctx.Process(target=serve, args=(db_url, sock_port, ready), daemon=True)
-        server.start()
-        ready.wait(30)
-        base = f"http://127.0.0.1:{sock_port}"
+    port = 18000 + os.getpid() % 1000
+    ready = ctx.Event()
+    server = ctx.Process(target=serve, args=(db_url, port, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(base + "/healthz", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    server.terminate()
                     raise
                 time.sleep(0.1)
-        try:
-            noop, intake, paced, floor, stats = load(sock_port)
-        finally:
-            server.terminate()
+        return report(backend, *load(port))
+    finally:
+        server.terminate()
         server.join(timeout=10)
-    text = report(noop, intake, paced, floor, stats)
+
+
+def main() -> int:
+    sections = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sections.append(run("SQLite", f"sqlite:///{tmp}/bench.db"))
+    if os.environ.get("INTAKE_BENCH_PG", "1") != "0":
+        from tests.support.databases import postgres_database
+
+        with postgres_database() as url:
+            sections.append(run("PostgreSQL", url))
+    text = "\n".join([header(), *sections])
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text)
     print(text)
