@@ -37,7 +37,7 @@ from rappel.domain.codes import (
     InteractionStatus,
 )
 from rappel.domain.errors import Conflict, NotFound, RateLimited, ValidationFailed
-from rappel.domain.ids import is_id, new_id, parse_id
+from rappel.domain.ids import is_id, new_ordered_id, parse_id
 from rappel.domain.phone import DialPlan, PrefixRule, normalize
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.domain.userdata import Pair
@@ -225,7 +225,8 @@ def intake(
     end = req.end_time
     if req.expiration_s is not None:
         end = now + timedelta(seconds=req.expiration_s)
-    interaction_id, customer_id = new_id(), new_id()
+    # Time-ordered ids: busy intake appends to the primary-key indexes, not all over them.
+    interaction_id, customer_id = new_ordered_id(now), new_ordered_id(now)
     callback = Callback.receive(
         interaction_id=interaction_id,
         tenant_id=tenant.id,
