@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import httpx
-from sqlalchemy import Text, cast, func, insert, select
+import pytest
+from sqlalchemy import Text, cast, event, func, insert, select
 
+from rappel.clock import WallClock
+from rappel.services import customers as svc
 from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
-from rappel.store import customers as store
+from rappel.store import customer_import
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
 
@@ -182,7 +185,7 @@ def test_bulk_writer_stores_rows_as_a_plain_insert_does(db: Database, demo: str)
     attribute = {"tenant_id": demo, "position": 0, "name": "City", "name_ci": "city"}
     attribute |= {"value": "Zürich", "value_ci": "zürich"}
     with db.begin() as conn:
-        store.insert_customers(conn, [bulk], [{**attribute, "customer_id": bulk["id"]}])
+        customer_import.insert_customers(conn, [bulk], [{**attribute, "customer_id": bulk["id"]}])
         conn.execute(insert(customers), [plain])
         conn.execute(insert(customer_attributes), [{**attribute, "customer_id": plain["id"]}])
     with db.read() as conn:
@@ -253,3 +256,33 @@ def test_bulk_add_checks_do_not_call_lists_and_external_ids_together(
             ).all()
         )
     assert results == {"b1": "FILTERED", "b2": "FILTERED", "b3": "DIALING"}
+
+
+def test_fine_statistics_are_checked_once_a_minute_per_tenant(
+    db: Database, demo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("the statistics check is PostgreSQL's")
+    monkeypatch.setattr(customer_import, "_statistics_fine", {})
+    items = [svc.NewCustomer(external_id=f"s{i}", numbers=f"+1415555{i:04d}") for i in range(1200)]
+    results = svc.add_customers(
+        db, WallClock(), demo, TEST_CAMPAIGN_ID, items, max_items=svc.MAX_NATIVE_BULK
+    )
+    assert all(r.error is None for r in results)
+    with db.begin() as conn:
+        conn.exec_driver_sql("ANALYZE customers")
+    explained: list[str] = []
+
+    def seen(*args: object) -> None:
+        statement = str(args[2])
+        if statement.startswith("EXPLAIN"):
+            explained.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            with db.begin() as conn:
+                assert not customer_import.refresh_stale_statistics(conn, demo)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(explained) == 1

@@ -34,7 +34,7 @@ from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.domain.ids import new_ordered_id
 from rappel.domain.results import CustomerResult
 from rappel.store import campaigns as campaign_store
-from rappel.store import customer_search
+from rappel.store import customer_import, customer_search
 from rappel.store import customers as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
@@ -103,7 +103,7 @@ def dial_plan(conn: Connection, tenant_id: str) -> phone.DialPlan:
 
 def _campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> phone.DialPlan:
     """The tenant's dial plan, or NotFound for the campaign (one query for a bulk add)."""
-    row = store.campaign_dial_plan(conn, tenant_id, campaign_id)
+    row = customer_import.campaign_dial_plan(conn, tenant_id, campaign_id)
     if row is None:
         raise NotFound(f"Campaign {campaign_id} not found")
     return _plan(row["time_zone"], row if row["plan_id"] is not None else None)
@@ -284,7 +284,7 @@ def add_customers(
                 for p in prepared
             ]
         _apply_dnc(blocked, valid)
-        store.insert_customers(
+        customer_import.insert_customers(
             conn, [p.row for p in valid], [a for p in valid for a in p.attributes]
         )
     return [
