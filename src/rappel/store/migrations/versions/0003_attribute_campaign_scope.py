@@ -35,6 +35,10 @@ BACKFILL_POSTGRESQL = (
 
 
 def upgrade() -> None:
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns(TABLE)}
+    if "campaign_id" in columns:
+        # 0001 regenerated from tables.py (scripts/regen-migration) already has all this.
+        return
     # Plain ADD COLUMN on both databases: nullable columns need no table rebuild.
     op.add_column(TABLE, sa.Column("campaign_id", sa.String(length=32), nullable=True))
     op.add_column(TABLE, sa.Column("external_id", sa.String(length=200), nullable=True))
