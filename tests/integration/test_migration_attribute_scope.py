@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 
 from rappel.store import customer_search
 from rappel.store.db import Database
-from rappel.store.migrate import upgrade
+from rappel.store.migrate import alembic_config, upgrade
 from rappel.store.tables import customer_attributes, customers, metadata, tenants
 from tests.support.databases import postgres_database
 
@@ -102,6 +103,20 @@ def test_upgrade_fills_campaign_and_external_id_of_existing_attribute_rows(
 
 
 def test_migrated_schema_matches_the_table_definitions(fresh: Database) -> None:
+    upgrade(fresh)
+    with fresh.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in differences if "customer_attributes" in repr(d)] == []
+
+
+def test_upgrade_keeps_a_schema_that_already_has_the_scope(fresh: Database) -> None:
+    # What scripts/regen-migration makes: 0001 built from tables.py, later revisions kept.
+    metadata.create_all(fresh.engine)
+    config = alembic_config(fresh)
+    with fresh.engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.stamp(config, "0002")
+        conn.commit()
     upgrade(fresh)
     with fresh.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
