@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rappel.store.db import Database
+from rappel.store.db import WAL_CHECKPOINT_PAGES, Database
 
 # PRAGMA synchronous reads back as a number.
 _LEVEL = {"NORMAL": 1, "FULL": 2, "EXTRA": 3}
@@ -20,6 +20,8 @@ def test_every_pooled_connection_uses_the_configured_sync_mode(tmp_path: Path, m
             for conn in (one, two):
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == _LEVEL[mode]
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                checkpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+                assert checkpoint == WAL_CHECKPOINT_PAGES
     finally:
         db.dispose()
 

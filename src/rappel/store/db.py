@@ -24,6 +24,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
@@ -38,6 +41,10 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: a page written by
+        # many small commits (an index leaf) is copied back once, not once per 4 MB.
+        # OBI customers/list at 200,000 customers: +25 % rows/s.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     return on_connect
