@@ -221,21 +221,10 @@ def _prepare(
         "created_at": now,
         "modified_at": now,
     }
-    attribute_rows = [
-        {
-            "tenant_id": tenant_id,
-            "customer_id": customer_id,
-            "position": position,
-            "name": name,
-            "name_ci": name.lower()[:200],
-            "value": value,
-            "value_ci": value.lower()[:500],
-            "campaign_id": campaign_id,
-            "external_id": row["external_id"],
-        }
-        for position, (name, value) in enumerate(attributes)
-    ]
-    return _Prepared(row, attribute_rows)
+    own = store.attribute_rows(
+        tenant_id, customer_id, attributes, campaign_id=campaign_id, external_id=row["external_id"]
+    )
+    return _Prepared(row, own)
 
 
 def add_customers(

@@ -35,6 +35,7 @@ from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.domain.ids import new_id
 from rappel.store import datadip as store
 from rappel.store import tenancy as tenancy_store
+from rappel.store.customers import attribute_rows
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
 
@@ -210,18 +211,11 @@ def _insert_demo_customer(conn: Connection, clock: Clock, tenant_id: str, campai
     )
     conn.execute(
         insert(customer_attributes),
-        [
-            {
-                "tenant_id": tenant_id,
-                "customer_id": customer_id,
-                "position": position,
-                "name": name,
-                "name_ci": name.lower(),
-                "value": value,
-                "value_ci": value.lower()[:500],
-                "campaign_id": campaign,
-                "external_id": DEMO_EXTERNAL_ID,
-            }
-            for position, (name, value) in enumerate(DEMO_ATTRIBUTES)
-        ],
+        attribute_rows(
+            tenant_id,
+            customer_id,
+            DEMO_ATTRIBUTES,
+            campaign_id=campaign,
+            external_id=DEMO_EXTERNAL_ID,
+        ),
     )

@@ -122,6 +122,35 @@ def int_match(column: Any, pattern: str) -> ColumnElement[bool]:
 # -- customers --------------------------------------------------------------
 
 
+def attribute_rows(
+    tenant_id: str,
+    customer_id: str,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    campaign_id: str | None,
+    external_id: str,
+) -> list[dict[str, Any]]:
+    """A customer's customer_attributes rows, in the order given.
+
+    `campaign_id` and `external_id` are the customer's: the campaign-scoped search
+    indexes carry them.
+    """
+    return [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "position": position,
+            "name": name,
+            "name_ci": name.lower()[:200],
+            "value": value,
+            "value_ci": value.lower()[:500],
+            "campaign_id": campaign_id,
+            "external_id": external_id,
+        }
+        for position, (name, value) in enumerate(pairs)
+    ]
+
+
 def taken_and_blocked(
     conn: Connection,
     tenant_id: str,

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rappel.domain.codes import InteractionStatus
+from rappel.store.customers import attribute_rows
 from rappel.store.tables import (
     customer_attributes,
     customers,
@@ -97,20 +98,9 @@ def insert_customer_attributes(
     """The customer's attribute rows; `campaign_id` and `external_id` are the customer's."""
     if not pairs:
         return
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "customer_id": customer_id,
-            "position": index,
-            "name": name,
-            "name_ci": name.lower()[:200],
-            "value": value,
-            "value_ci": value.lower()[:500],
-            "campaign_id": campaign_id,
-            "external_id": external_id,
-        }
-        for index, (name, value) in enumerate(pairs)
-    ]
+    rows = attribute_rows(
+        tenant_id, customer_id, pairs, campaign_id=campaign_id, external_id=external_id
+    )
     conn.execute(insert(customer_attributes), rows)
 
 
