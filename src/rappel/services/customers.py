@@ -190,12 +190,13 @@ def _prepare(
         raise _invalid("priority", item.priority, "Must be from -1000000 to 1000000")
     # Time-ordered: a bulk import appends to the primary keys instead of scattering.
     customer_id = new_ordered_id(now)
+    external_id = item.external_id or customer_id
     row = {
         "tenant_id": tenant_id,
         "id": customer_id,
         "campaign_id": campaign_id,
         "activity_id": None,
-        "external_id": item.external_id or customer_id,
+        "external_id": external_id,
         "numbers": raw,
         "number1": numbers[0],
         "number2": numbers[1] if len(numbers) > 1 else None,
@@ -222,7 +223,7 @@ def _prepare(
         "modified_at": now,
     }
     own = store.attribute_rows(
-        tenant_id, customer_id, attributes, campaign_id=campaign_id, external_id=row["external_id"]
+        tenant_id, customer_id, attributes, campaign_id=campaign_id, external_id=external_id
     )
     return _Prepared(row, own)
 
