@@ -14,13 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, select, text
 
 from rappel.store import bulk
+from rappel.store.customers import of_campaign
 from rappel.store.tables import (
-    campaigns,
     customer_attributes,
     customers,
     dial_plans,
-    dialers,
-    queues,
     tenants,
 )
 
@@ -98,16 +96,11 @@ def campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> Ro
     The campaign as `campaign_exists` finds it, its tenant's time zone and the
     tenant's default dial plan (`plan_id` None when the tenant has none or it is gone).
     """
-    K, T, P = campaigns.c, tenants.c, dial_plans.c
+    T, P = tenants.c, dial_plans.c
+    wanted = select(T.time_zone, P.plan_id, P.default_region, P.prefix_rules)
     query = (
-        select(T.time_zone, P.plan_id, P.default_region, P.prefix_rules)
-        .select_from(campaigns)
-        .join(dialers, and_(dialers.c.tenant_id == K.tenant_id, dialers.c.id == K.dialer_id))
-        .join(queues, and_(queues.c.tenant_id == K.tenant_id, queues.c.id == K.queue_id))
-        .join(tenants, T.id == K.tenant_id)
-        .outerjoin(
-            dial_plans, and_(P.tenant_id == K.tenant_id, P.plan_id == T.default_dial_plan_id)
-        )
-        .where(K.tenant_id == tenant_id, K.id == campaign_id)
+        of_campaign(wanted, tenant_id, campaign_id)
+        .join(tenants, T.id == tenant_id)
+        .outerjoin(dial_plans, and_(P.tenant_id == tenant_id, P.plan_id == T.default_dial_plan_id))
     )
     return conn.execute(query).mappings().first()

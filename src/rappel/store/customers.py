@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     String,
     and_,
     any_,
@@ -168,18 +169,11 @@ def taken_and_blocked(
             existing_external_ids(conn, tenant_id, campaign_id, external_ids),
             blocked_numbers(conn, tenant_id, campaign_id, numbers),
         )
-    taken = select(literal("x").label("kind"), C.external_id.label("value")).where(
-        C.tenant_id == tenant_id,
-        C.campaign_id == campaign_id,
-        _one_of(conn, C.external_id, sorted(set(external_ids))),
-    )
-    blocked = select(literal("n").label("kind"), D.number.label("value")).where(
-        D.tenant_id == tenant_id,
-        D.campaign_id.in_([TENANT_WIDE, campaign_id]),
-        _one_of(conn, D.number, sorted(set(numbers))),
-    )
+    taken = _taken(conn, tenant_id, campaign_id, sorted(set(external_ids)))
+    blocked = _blocked(conn, tenant_id, campaign_id, sorted(set(numbers)))
     found: dict[str, set[str]] = {"x": set(), "n": set()}
-    for kind, value in conn.execute(taken.union_all(blocked)):
+    both = taken.add_columns(literal("x")).union_all(blocked.add_columns(literal("n")))
+    for value, kind in conn.execute(both):
         found[kind].add(value)
     return found["x"], found["n"]
 
@@ -189,16 +183,19 @@ def existing_external_ids(
 ) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(conn, external_ids):
-        found.update(
-            conn.execute(
-                select(C.external_id).where(
-                    C.tenant_id == tenant_id,
-                    C.campaign_id == campaign_id,
-                    _one_of(conn, C.external_id, chunk),
-                )
-            ).scalars()
-        )
+        found.update(conn.execute(_taken(conn, tenant_id, campaign_id, chunk)).scalars())
     return found
+
+
+def _taken(
+    conn: Connection, tenant_id: str, campaign_id: str, external_ids: list[str]
+) -> Select[str]:
+    """Which of `external_ids` the campaign's customers have."""
+    return select(C.external_id).where(
+        C.tenant_id == tenant_id,
+        C.campaign_id == campaign_id,
+        _one_of(conn, C.external_id, external_ids),
+    )
 
 
 def _chunks(conn: Connection, values: Iterable[str]) -> list[list[str]]:
@@ -218,14 +215,19 @@ def _one_of(conn: Connection, column: Any, values: list[str]) -> ColumnElement[b
 
 def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
     """What `campaigns.get_campaign(...) is not None` says, without reading the rows."""
+    query = of_campaign(select(campaigns.c.id), tenant_id, campaign_id)
+    return conn.execute(query).first() is not None
+
+
+def of_campaign(query: Select[Any], tenant_id: str, campaign_id: str) -> Select[Any]:
+    """`query` over the campaign as `campaigns.get_campaign` finds it: with its dialer and queue."""
     K = campaigns.c
-    query = (
-        select(K.id)
+    return (
+        query.select_from(campaigns)
         .join(dialers, and_(dialers.c.tenant_id == K.tenant_id, dialers.c.id == K.dialer_id))
         .join(queues, and_(queues.c.tenant_id == K.tenant_id, queues.c.id == K.queue_id))
         .where(K.tenant_id == tenant_id, K.id == campaign_id)
     )
-    return conn.execute(query).first() is not None
 
 
 def get_customer(
@@ -289,16 +291,17 @@ def blocked_numbers(
     """Which of `numbers` the tenant-wide or the campaign's list blocks."""
     found: set[str] = set()
     for chunk in _chunks(conn, numbers):
-        found.update(
-            conn.execute(
-                select(D.number).where(
-                    D.tenant_id == tenant_id,
-                    D.campaign_id.in_([TENANT_WIDE, campaign_id]),
-                    _one_of(conn, D.number, chunk),
-                )
-            ).scalars()
-        )
+        found.update(conn.execute(_blocked(conn, tenant_id, campaign_id, chunk)).scalars())
     return found
+
+
+def _blocked(conn: Connection, tenant_id: str, campaign_id: str, numbers: list[str]) -> Select[str]:
+    """Which of `numbers` the tenant-wide or the campaign's do-not-call list holds."""
+    return select(D.number).where(
+        D.tenant_id == tenant_id,
+        D.campaign_id.in_([TENANT_WIDE, campaign_id]),
+        _one_of(conn, D.number, numbers),
+    )
 
 
 def is_blocked(conn: Connection, tenant_id: str, campaign_id: str | None, e164: str) -> bool:
