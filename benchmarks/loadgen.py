@@ -103,9 +103,9 @@ async def _closed(
         try:
             while time.perf_counter() < stop_at:
                 request = _request(host, port, path(worker, next(counter)))
-                began = time.perf_counter()
+                sent = time.perf_counter()
                 status = await conn.exchange(request)
-                sample.latencies_ms.append((time.perf_counter() - began) * 1000)
+                sample.latencies_ms.append((time.perf_counter() - sent) * 1000)
                 _record(sample, status)
         finally:
             conn.close()
