@@ -56,8 +56,7 @@ def count_in(tenant: str, hour: int, fail: bool = False) -> Callable[[Connection
 
 def hours_stored(db: Database) -> list[datetime]:
     with db.read() as conn:
-        rows = conn.execute(select(intake_counts.c.hour).order_by("hour")).scalars().all()
-    return [h.replace(tzinfo=UTC) if h.tzinfo is None else h for h in rows]
+        return list(conn.execute(select(intake_counts.c.hour).order_by("hour")).scalars())
 
 
 def test_a_refused_intake_keeps_its_failure_to_itself(
