@@ -126,6 +126,7 @@ class Shell:
 
     def curl(self, command: str) -> tuple[int, str]:
         body = self.workdir / "body"
+        body.unlink(missing_ok=True)  # curl writes nothing for an empty answer: no stale body
         args = shlex.split(command)
         assert args[0] == "curl"
         streaming = "-N" in args
