@@ -141,11 +141,17 @@ def normalize(
         raise ValidationFailed("phone", f"dial plan {plan.plan_id} turned {raw!r} into {number!r}")
     # The readings in order, each parsed only when the ones before are not valid:
     # the first valid reading wins, else the first possible one.
+    readings = _reading_texts(number, region or plan.default_region)
+    # With one reading, valid and merely possible give the same answer when both are
+    # accepted: the length check goes first, as matching the number ranges costs more.
+    possible_first = len(readings) == 1 and accept is not Acceptance.VALID
     candidates: list[phonenumbers.PhoneNumber] = []
-    for text, text_region in _reading_texts(number, region or plan.default_region):
+    for text, text_region in readings:
         candidate = _parse(text, text_region)
         if candidate is None:
             continue
+        if possible_first and phonenumbers.is_possible_number(candidate):
+            return _e164(candidate)
         if phonenumbers.is_valid_number(candidate):
             return _e164(candidate)
         candidates.append(candidate)
