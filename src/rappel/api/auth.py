@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
@@ -17,10 +17,15 @@ from rappel.services.tenancy import Principal, authenticate_token
 SESSION_COOKIE = "rappel_session"
 
 
-def container(request: Request) -> Container:
+def app_container(request: Request) -> Container:
     value = request.app.state.container
     assert isinstance(value, Container)
     return value
+
+
+async def container(request: Request) -> Container:
+    """The dependency; async because FastAPI runs a plain one in a worker thread."""
+    return app_container(request)
 
 
 def credential_from_header(header: str | None) -> str | None:
@@ -45,15 +50,15 @@ def principal(request: Request, c: Container = Depends(container)) -> Principal:
     """A tenant token or a logged-in user's session cookie."""
     token = credential_from_header(request.headers.get("authorization"))
     if token is not None:
-        return authenticate_token(c.db, token, TokenKind.API)
+        return authenticate_token(c.db, token, TokenKind.API, c.tenancy)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return sessions.authenticate_session(c.db, c.clock, cookie)
     raise Unauthenticated("authentication required: a tenant token or a session")
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    def check(who: Principal = Depends(principal)) -> Principal:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(who: Principal = Depends(principal)) -> Principal:
         if who.role not in roles:
             raise PermissionDenied(f"this needs the role {' or '.join(r.value for r in roles)}")
         return who

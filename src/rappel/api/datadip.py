@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from rappel.api.auth import container
+from rappel.api.auth import app_container
 from rappel.api.errors import ErrorRenderers, problem_renderer
 from rappel.api.native import datadip_config
 from rappel.bootstrap import Container
@@ -55,7 +55,7 @@ _OPENAPI: dict[str, Any] = {
 
 
 async def _answer(request: Request) -> JSONResponse:
-    c = container(request)
+    c = app_container(request)
     scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <data-dip token>")

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, JSONResponse
 
-from rappel.api.auth import admin, container
+from rappel.api.auth import admin, app_container, container
 from rappel.api.errors import ErrorRenderers, problem_renderer
 from rappel.bootstrap import Container
 from rappel.domain.errors import RappelError, RateLimited
@@ -175,7 +175,7 @@ async def request_callback(body: WidgetRequestIn, request: Request) -> Response:
     The widget also names its key in the query string (`?key=`) so that the CORS
     preflight, which carries no body, can be checked against the key's origins.
     """
-    c = container(request)
+    c = app_container(request)
     ctx = await run_in_threadpool(widget_context, request, body.key, c)
     form = service.WidgetRequest(
         phone=body.phone,

@@ -25,6 +25,7 @@ from rappel.domain.tenancy import (
 from rappel.services.secrets import new_token, token_hash, token_hint
 from rappel.store import tenancy as store
 from rappel.store.db import Database
+from rappel.store.tenancy_cache import DirectTenancy, TenancyReader
 
 
 @dataclass(frozen=True)
@@ -214,20 +215,32 @@ def token_exists(db: Database, tenant_id: str, token: str) -> bool:
     return row is not None and row["tenant_id"] == tenant_id
 
 
-def authenticate_token(db: Database, token: str, kind: TokenKind = TokenKind.API) -> Principal:
-    """The principal a token stands for; a revoked, unknown or wrong-kind token is refused."""
+_DIRECT = DirectTenancy()
+
+
+def authenticate_token(
+    db: Database, token: str, kind: TokenKind = TokenKind.API, tenancy: TenancyReader = _DIRECT
+) -> Principal:
+    """The principal a token stands for; a revoked, unknown or wrong-kind token is refused.
+
+    `tenancy`: the container's cache, so a request pays one version check instead of
+    two lookups; a revocation still counts from the next transaction.
+    """
     with db.read() as conn:
-        return authenticate_token_on(conn, token, kind)
+        return authenticate_token_on(conn, token, kind, tenancy)
 
 
 def authenticate_token_on(
-    conn: Connection, token: str, kind: TokenKind = TokenKind.API
+    conn: Connection,
+    token: str,
+    kind: TokenKind = TokenKind.API,
+    tenancy: TenancyReader = _DIRECT,
 ) -> Principal:
     """`authenticate_token` on a connection the caller holds (one checkout per request)."""
     if not token or len(token) > 200:
         raise Unauthenticated("a valid token is required")
-    row = store.find_token(conn, token_hash(token))
-    tenant = store.get_tenant(conn, row["tenant_id"]) if row else None
+    row = tenancy.token(conn, token_hash(token))
+    tenant = tenancy.tenant(conn, row["tenant_id"]) if row else None
     if row is None or tenant is None or row["kind"] != kind.value:
         raise Unauthenticated("the token is not valid")
     return Principal(

@@ -1,7 +1,8 @@
 """Tenancy reads (tenants, tokens, queues, channels, dial plans, CRM dip configurations),
 cached per process.
 
-Intake reads the same few configuration rows on every request. Database triggers
+Intake, and the authentication of every token-bearing request, read the same few
+configuration rows on every request. Database triggers
 bump the one row of `tenancy_version` on any change to those tables, whoever
 makes it (migration 0002). The cache reads that number once per transaction and
 serves only entries loaded under the same number, so a revoked token or a
@@ -33,6 +34,7 @@ class TenancyReader(Protocol):
     """The configuration lookups intake makes; the store functions, cached or not."""
 
     def tenant_by_name(self, conn: Connection, name: str) -> Tenant | None: ...
+    def tenant(self, conn: Connection, tenant_id: str) -> Tenant | None: ...
     def token(self, conn: Connection, token_hash: str) -> RowMapping | None: ...
     def queue(self, conn: Connection, tenant_id: str, queue_id: str) -> Queue | None: ...
     def queue_by_short_id(self, conn: Connection, tenant_id: str, short: int) -> Queue | None: ...
@@ -45,6 +47,9 @@ class DirectTenancy:
 
     def tenant_by_name(self, conn: Connection, name: str) -> Tenant | None:
         return store.get_tenant_by_name(conn, name)
+
+    def tenant(self, conn: Connection, tenant_id: str) -> Tenant | None:
+        return store.get_tenant(conn, tenant_id)
 
     def token(self, conn: Connection, token_hash: str) -> RowMapping | None:
         return store.find_token(conn, token_hash)
@@ -73,6 +78,9 @@ class TenancyCache:
 
     def tenant_by_name(self, conn: Connection, name: str) -> Tenant | None:
         return self._lookup(store.get_tenant_by_name, conn, name)
+
+    def tenant(self, conn: Connection, tenant_id: str) -> Tenant | None:
+        return self._lookup(store.get_tenant, conn, tenant_id)
 
     def token(self, conn: Connection, token_hash: str) -> RowMapping | None:
         return self._lookup(store.find_token, conn, token_hash)
