@@ -11,16 +11,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, select, text
+from sqlalchemy import Connection, text
 
 from rappel.store import bulk
-from rappel.store.customers import of_campaign
-from rappel.store.tables import (
-    customer_attributes,
-    customers,
-    dial_plans,
-    tenants,
-)
+from rappel.store.tables import customer_attributes, customers
 
 #: A tenant's customers past which a foreign-key check on the wrong index costs more
 #: than refreshing PostgreSQL's statistics (see refresh_stale_statistics).
@@ -88,19 +82,3 @@ def refresh_stale_statistics(conn: Connection, tenant_id: str) -> bool:
         return False
     conn.exec_driver_sql("ANALYZE customers")
     return True
-
-
-def campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> RowMapping | None:
-    """What bulk adds need before validating, in one query; None when no such campaign.
-
-    The campaign as `campaign_exists` finds it, its tenant's time zone and the
-    tenant's default dial plan (`plan_id` None when the tenant has none or it is gone).
-    """
-    T, P = tenants.c, dial_plans.c
-    wanted = select(T.time_zone, P.plan_id, P.default_region, P.prefix_rules)
-    query = (
-        of_campaign(wanted, tenant_id, campaign_id)
-        .join(tenants, T.id == tenant_id)
-        .outerjoin(dial_plans, and_(P.tenant_id == tenant_id, P.plan_id == T.default_dial_plan_id))
-    )
-    return conn.execute(query).mappings().first()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     RowMapping,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     and_,
     any_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -44,6 +46,9 @@ from rappel.store.tables import (
 )
 
 C = customers.c
+D = do_not_call.c
+#: The campaign_id of a do-not-call entry that covers every campaign of its tenant.
+TENANT_WIDE = ""
 #: Rows per multi-row INSERT: keeps SQLite under its 32766 bound parameters.
 BATCH_ROWS = 500
 FINAL_VALUES = sorted(r.value for r in HANDLED_RESULTS | CLOSED_RESULTS)
@@ -152,6 +157,59 @@ def attribute_rows(
     ]
 
 
+# Statements a bulk add runs on every request are built once, with their values as
+# parameters: on SQLite, building a statement costs more than running it.
+_TENANT: BindParameter[str] = bindparam("tenant", type_=String)
+_CAMPAIGN: BindParameter[str] = bindparam("campaign", type_=String)
+
+
+def _member(column: Any, key: str, postgres: bool) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter instead of one parameter per value.
+    if postgres:
+        return column == any_(bindparam(key, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(key, expanding=True))  # type: ignore[no-any-return]
+
+
+def _taken_query(postgres: bool) -> Select[Any]:
+    """Which of `:external_ids` the campaign's customers have."""
+    return select(C.external_id).where(
+        C.tenant_id == _TENANT,
+        C.campaign_id == _CAMPAIGN,
+        _member(C.external_id, "external_ids", postgres),
+    )
+
+
+def _blocked_query(postgres: bool) -> Select[Any]:
+    """Which of `:numbers` the tenant-wide or the campaign's do-not-call list holds."""
+    return select(D.number).where(
+        D.tenant_id == _TENANT,
+        D.campaign_id.in_([literal(TENANT_WIDE), _CAMPAIGN]),
+        _member(D.number, "numbers", postgres),
+    )
+
+
+def of_campaign(query: Select[Any], tenant_id: Any, campaign_id: Any) -> Select[Any]:
+    """`query` over the campaign as `campaigns.get_campaign` finds it: with its dialer and queue.
+
+    `tenant_id` and `campaign_id`: values, or bound parameters of a statement built once.
+    """
+    K = campaigns.c
+    return (
+        query.select_from(campaigns)
+        .join(dialers, and_(dialers.c.tenant_id == K.tenant_id, dialers.c.id == K.dialer_id))
+        .join(queues, and_(queues.c.tenant_id == K.tenant_id, queues.c.id == K.queue_id))
+        .where(K.tenant_id == tenant_id, K.id == campaign_id)
+    )
+
+
+_TAKEN = {pg: _taken_query(pg) for pg in (False, True)}
+_BLOCKED = {pg: _blocked_query(pg) for pg in (False, True)}
+_TAKEN_AND_BLOCKED = (
+    _TAKEN[True].add_columns(literal("x")).union_all(_BLOCKED[True].add_columns(literal("n")))
+)
+_CAMPAIGN_EXISTS = of_campaign(select(campaigns.c.id), _TENANT, _CAMPAIGN)
+
+
 def taken_and_blocked(
     conn: Connection,
     tenant_id: str,
@@ -169,11 +227,14 @@ def taken_and_blocked(
             existing_external_ids(conn, tenant_id, campaign_id, external_ids),
             blocked_numbers(conn, tenant_id, campaign_id, numbers),
         )
-    taken = _taken(conn, tenant_id, campaign_id, sorted(set(external_ids)))
-    blocked = _blocked(conn, tenant_id, campaign_id, sorted(set(numbers)))
     found: dict[str, set[str]] = {"x": set(), "n": set()}
-    both = taken.add_columns(literal("x")).union_all(blocked.add_columns(literal("n")))
-    for value, kind in conn.execute(both):
+    given = {
+        "tenant": tenant_id,
+        "campaign": campaign_id,
+        "external_ids": sorted(set(external_ids)),
+        "numbers": sorted(set(numbers)),
+    }
+    for value, kind in conn.execute(_TAKEN_AND_BLOCKED, given):
         found[kind].add(value)
     return found["x"], found["n"]
 
@@ -181,21 +242,24 @@ def taken_and_blocked(
 def existing_external_ids(
     conn: Connection, tenant_id: str, campaign_id: str, external_ids: Iterable[str]
 ) -> set[str]:
+    return _found(conn, _TAKEN, tenant_id, campaign_id, "external_ids", external_ids)
+
+
+def _found(
+    conn: Connection,
+    queries: dict[bool, Select[Any]],
+    tenant_id: str,
+    campaign_id: str,
+    key: str,
+    values: Iterable[str],
+) -> set[str]:
+    """The values of `key` that `queries` (per dialect) finds, asked in chunks."""
+    query = queries[conn.dialect.name == "postgresql"]
     found: set[str] = set()
-    for chunk in _chunks(conn, external_ids):
-        found.update(conn.execute(_taken(conn, tenant_id, campaign_id, chunk)).scalars())
+    for chunk in _chunks(conn, values):
+        given = {"tenant": tenant_id, "campaign": campaign_id, key: chunk}
+        found.update(conn.execute(query, given).scalars())
     return found
-
-
-def _taken(
-    conn: Connection, tenant_id: str, campaign_id: str, external_ids: list[str]
-) -> Select[str]:
-    """Which of `external_ids` the campaign's customers have."""
-    return select(C.external_id).where(
-        C.tenant_id == tenant_id,
-        C.campaign_id == campaign_id,
-        _one_of(conn, C.external_id, external_ids),
-    )
 
 
 def _chunks(conn: Connection, values: Iterable[str]) -> list[list[str]]:
@@ -206,28 +270,10 @@ def _chunks(conn: Connection, values: Iterable[str]) -> list[list[str]]:
     return [wanted[start : start + BATCH_ROWS] for start in range(0, len(wanted), BATCH_ROWS)]
 
 
-def _one_of(conn: Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
-    # PostgreSQL: one array parameter instead of one parameter per value.
-    if conn.dialect.name == "postgresql":
-        return column == any_(literal(values, ARRAY(String)))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
-
-
 def campaign_exists(conn: Connection, tenant_id: str, campaign_id: str) -> bool:
     """What `campaigns.get_campaign(...) is not None` says, without reading the rows."""
-    query = of_campaign(select(campaigns.c.id), tenant_id, campaign_id)
-    return conn.execute(query).first() is not None
-
-
-def of_campaign(query: Select[Any], tenant_id: str, campaign_id: str) -> Select[Any]:
-    """`query` over the campaign as `campaigns.get_campaign` finds it: with its dialer and queue."""
-    K = campaigns.c
-    return (
-        query.select_from(campaigns)
-        .join(dialers, and_(dialers.c.tenant_id == K.tenant_id, dialers.c.id == K.dialer_id))
-        .join(queues, and_(queues.c.tenant_id == K.tenant_id, queues.c.id == K.queue_id))
-        .where(K.tenant_id == tenant_id, K.id == campaign_id)
-    )
+    given = {"tenant": tenant_id, "campaign": campaign_id}
+    return conn.execute(_CAMPAIGN_EXISTS, given).first() is not None
 
 
 def get_customer(
@@ -281,27 +327,12 @@ def reopen_max_calls(
 
 # -- do not call ------------------------------------------------------------
 
-D = do_not_call.c
-TENANT_WIDE = ""
-
 
 def blocked_numbers(
     conn: Connection, tenant_id: str, campaign_id: str, numbers: Iterable[str]
 ) -> set[str]:
     """Which of `numbers` the tenant-wide or the campaign's list blocks."""
-    found: set[str] = set()
-    for chunk in _chunks(conn, numbers):
-        found.update(conn.execute(_blocked(conn, tenant_id, campaign_id, chunk)).scalars())
-    return found
-
-
-def _blocked(conn: Connection, tenant_id: str, campaign_id: str, numbers: list[str]) -> Select[str]:
-    """Which of `numbers` the tenant-wide or the campaign's do-not-call list holds."""
-    return select(D.number).where(
-        D.tenant_id == tenant_id,
-        D.campaign_id.in_([TENANT_WIDE, campaign_id]),
-        _one_of(conn, D.number, numbers),
-    )
+    return _found(conn, _BLOCKED, tenant_id, campaign_id, "numbers", numbers)
 
 
 def is_blocked(conn: Connection, tenant_id: str, campaign_id: str | None, e164: str) -> bool:
