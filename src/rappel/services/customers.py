@@ -8,8 +8,9 @@ Placeholder numbers like the seed's `+52145200` are accepted (WELL_FORMED).
 When numbers are given, attributes Phone1..Phone3 are replaced by them; when
 not, attribute Phone1 (and Phone2, Phone3) supply the numbers.
 
-Bulk adds validate every item, then write the valid ones in one transaction
-with one statement per table (a prepared INSERT the SQLite driver runs over all
+Bulk adds validate every item before opening the write transaction (validation
+reads no table, so SQLite's single write lock is not held for it), then write
+the valid ones in one transaction with one statement per table (a prepared INSERT the SQLite driver runs over all
 rows, COPY on PostgreSQL; see store.bulk) and set-based checks per batch. An
 externalId already in the campaign, or given to more than one item of the same
 request, fails every item that carries it.
