@@ -10,8 +10,9 @@ not, attribute Phone1 (and Phone2, Phone3) supply the numbers.
 
 Bulk adds validate every item before opening the write transaction (validation
 reads no table, so SQLite's single write lock is not held for it), then write
-the valid ones in one transaction with one statement per table (a prepared INSERT the SQLite driver runs over all
-rows, COPY on PostgreSQL; see store.bulk) and set-based checks per batch. An
+the valid ones in one transaction with one statement per table (a prepared
+INSERT the SQLite driver runs over all rows, COPY on PostgreSQL; see
+store.bulk) and set-based checks per batch. An
 externalId already in the campaign, or given to more than one item of the same
 request, fails every item that carries it.
 A customer whose numbers are all on a do-not-call list is stored FILTERED.
@@ -37,9 +38,9 @@ from rappel.domain.results import CustomerResult
 from rappel.store import campaigns as campaign_store
 from rappel.store import customer_import, customer_search
 from rappel.store import customers as store
+from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
 from rappel.store.tables import users
-from rappel.store.tenancy_cache import DirectTenancy, TenancyReader
 
 #: Most customers one OBI customers/list request may carry (the seed recommends 100).
 MAX_BULK = 1000
@@ -48,9 +49,6 @@ MAX_NATIVE_BULK = 10000
 MAX_ATTRIBUTES = 100
 MAX_VALUE = 4000
 PHONE_ATTRIBUTES = ("phone1", "phone2", "phone3")
-
-
-_DIRECT = DirectTenancy()
 
 
 class TooManyCustomers(ValidationFailed):
@@ -93,14 +91,24 @@ class _Prepared:
     attributes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def dial_plan(conn: Connection, tenant_id: str, tenancy: TenancyReader = _DIRECT) -> phone.DialPlan:
-    """The tenant's default dial plan (`tenancy`: the container's cache, for bulk adds)."""
-    tenant = tenancy.tenant(conn, tenant_id)
+def dial_plan(conn: Connection, tenant_id: str) -> phone.DialPlan:
+    tenant = tenancy_store.get_tenant(conn, tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    plan_id = tenant.default_dial_plan_id
-    row = tenancy.dial_plan(conn, tenant_id, plan_id) if plan_id is not None else None
+    row = (
+        tenancy_store.get_dial_plan(conn, tenant_id, tenant.default_dial_plan_id)
+        if tenant.default_dial_plan_id is not None
+        else None
+    )
     return _plan(tenant.time_zone, row)
+
+
+def _campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> phone.DialPlan:
+    """The tenant's dial plan, or NotFound for the campaign (one query for a bulk add)."""
+    row = customer_import.campaign_dial_plan(conn, tenant_id, campaign_id)
+    if row is None:
+        raise NotFound(f"Campaign {campaign_id} not found")
+    return _plan(row["time_zone"], row if row["plan_id"] is not None else None)
 
 
 def _plan(time_zone: str, row: RowMapping | None) -> phone.DialPlan:
@@ -231,13 +239,11 @@ def add_customers(
     *,
     stop_if_invalid: bool = False,
     max_items: int = MAX_BULK,
-    tenancy: TenancyReader = _DIRECT,
 ) -> list[ItemResult]:
     """Validate every item, then store the valid ones in one transaction (batched INSERTs).
 
     Items the surface could not even parse arrive as their ValidationFailed.
     With `stop_if_invalid`, one invalid item means nothing is stored.
-    `tenancy`: where the tenant's dial plan is read (the container's cache).
     """
     if len(items) > max_items:
         raise TooManyCustomers(
@@ -245,9 +251,10 @@ def add_customers(
         )
     now = clock.now()
     with db.read() as conn:
-        plan = dial_plan(conn, tenant_id, tenancy)
-    # Validation needs no database: it runs before the write transaction, so a large
-    # import holds SQLite's write lock only for its checks and INSERTs.
+        plan = _campaign_dial_plan(conn, tenant_id, campaign_id)
+    # Validation reads no table: it runs before the write transaction, so a large
+    # import holds SQLite's write lock only for its checks and INSERTs. (Campaigns
+    # are never deleted, so the one found here is still there when they run.)
     prepared: list[_Prepared | ValidationFailed] = []
     for item in items:
         if isinstance(item, ValidationFailed):
@@ -261,8 +268,6 @@ def add_customers(
     numbers = {n for p in prepared if isinstance(p, _Prepared) for n in _numbers(p)}
     wanted = {g for g in given if g is not None}
     with db.begin() as conn:
-        if not store.campaign_exists(conn, tenant_id, campaign_id):
-            raise NotFound(f"Campaign {campaign_id} not found")
         taken, blocked = store.taken_and_blocked(conn, tenant_id, campaign_id, wanted, numbers)
         _check_unique(given, taken, prepared)
         _check_agents(conn, tenant_id, prepared)
@@ -332,15 +337,10 @@ def _apply_dnc(blocked: set[str], valid: list[_Prepared]) -> None:
 
 
 def add_customer(
-    db: Database,
-    clock: Clock,
-    tenant_id: str,
-    campaign_id: str,
-    item: NewCustomer,
-    tenancy: TenancyReader = _DIRECT,
+    db: Database, clock: Clock, tenant_id: str, campaign_id: str, item: NewCustomer
 ) -> str:
     """Add one customer; its id, or the ValidationFailed of the bulk path."""
-    (result,) = add_customers(db, clock, tenant_id, campaign_id, [item], tenancy=tenancy)
+    (result,) = add_customers(db, clock, tenant_id, campaign_id, [item])
     if result.error is not None:
         raise result.error
     assert result.id is not None

@@ -11,10 +11,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, and_, select, text
 
 from rappel.store import bulk
-from rappel.store.tables import customer_attributes, customers
+from rappel.store.customers import of_campaign, statement_parameters
+from rappel.store.tables import customer_attributes, customers, dial_plans, tenants
 
 #: A tenant's customers past which a foreign-key check on the wrong index costs more
 #: than refreshing PostgreSQL's statistics (see refresh_stale_statistics).
@@ -82,3 +83,27 @@ def refresh_stale_statistics(conn: Connection, tenant_id: str) -> bool:
         return False
     conn.exec_driver_sql("ANALYZE customers")
     return True
+
+
+def _campaign_dial_plan_query() -> Any:
+    T, P = tenants.c, dial_plans.c
+    tenant, campaign = statement_parameters()
+    wanted = select(T.time_zone, P.plan_id, P.default_region, P.prefix_rules)
+    return (
+        of_campaign(wanted, tenant, campaign)
+        .join(tenants, T.id == tenant)
+        .outerjoin(dial_plans, and_(P.tenant_id == tenant, P.plan_id == T.default_dial_plan_id))
+    )
+
+
+_CAMPAIGN_DIAL_PLAN = _campaign_dial_plan_query()
+
+
+def campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> RowMapping | None:
+    """What a bulk add needs before validating, in one query; None when no such campaign.
+
+    The campaign as `campaign_exists` finds it, its tenant's time zone and the
+    tenant's default dial plan (`plan_id` None when the tenant has none or it is gone).
+    """
+    given = {"tenant": tenant_id, "campaign": campaign_id}
+    return conn.execute(_CAMPAIGN_DIAL_PLAN, given).mappings().first()

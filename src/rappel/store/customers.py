@@ -163,6 +163,11 @@ _TENANT: BindParameter[str] = bindparam("tenant", type_=String)
 _CAMPAIGN: BindParameter[str] = bindparam("campaign", type_=String)
 
 
+def statement_parameters() -> tuple[BindParameter[str], BindParameter[str]]:
+    """The parameters `:tenant` and `:campaign` of the statements built once."""
+    return _TENANT, _CAMPAIGN
+
+
 def _member(column: Any, key: str, postgres: bool) -> ColumnElement[bool]:
     # PostgreSQL: one array parameter instead of one parameter per value.
     if postgres:

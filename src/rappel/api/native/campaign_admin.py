@@ -254,7 +254,6 @@ def bulk_customers(
         cid,
         items,
         max_items=customer_svc.MAX_NATIVE_BULK,
-        tenancy=c.tenancy,
     )
     return BulkOut(
         created=sum(1 for r in results if r.outcome is customer_svc.Outcome.CREATED),

@@ -229,9 +229,7 @@ async def add_customer(
     query_params(request, ())
     data, _ = await read_document(request, ("attribute",))
     item = parse_customer(data)
-    new_id = await run_in_threadpool(
-        svc.add_customer, c.db, c.clock, who.tenant_id, cid, item, c.tenancy
-    )
+    new_id = await run_in_threadpool(svc.add_customer, c.db, c.clock, who.tenant_id, cid, item)
     return created(request, new_id)
 
 
@@ -268,9 +266,7 @@ async def add_customer_list(
         )
     items = [_parsed(entry) for entry in data]
     results = await run_in_threadpool(
-        lambda: svc.add_customers(
-            c.db, c.clock, who.tenant_id, cid, items, stop_if_invalid=stop, tenancy=c.tenancy
-        )
+        lambda: svc.add_customers(c.db, c.clock, who.tenant_id, cid, items, stop_if_invalid=stop)
     )
     return answer(request, [item_json(r) for r in results], "items", "item", body_format=fmt)
 
