@@ -54,6 +54,8 @@ def _value_terms(
         # the values are lower case already, so the byte range of the prefix is exact.
         # (PostgreSQL turns LIKE 'c12%' into the range itself: varchar_pattern_ops.)
         terms += [A.value_ci >= prefix, A.value_ci < prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        if lowered == prefix + "*":
+            return terms  # the range is the whole pattern: no LIKE to test on every entry
     return [*terms, value.like(like_pattern(lowered), escape="\\")]
 
 
