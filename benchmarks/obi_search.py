@@ -51,6 +51,10 @@ def measure(client: httpx.Client, path: str, headers: dict[str, str]) -> dict[st
 
 
 if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.obi_bulk import main
 
     main(search_only=True)
