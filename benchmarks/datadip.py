@@ -80,6 +80,7 @@ def populate(db_url: str) -> str:
     from rappel.clock import WallClock
     from rappel.domain.tenancy import TokenKind
     from rappel.services import datadip, tenancy
+    from rappel.store.customers import attribute_rows
     from rappel.store.db import Database
     from rappel.store.migrate import upgrade
     from rappel.store.tables import customer_attributes, customers
@@ -116,17 +117,12 @@ def populate(db_url: str) -> str:
                     "modified_at": base + timedelta(seconds=i),
                 }
             )
-            attrs.append(
-                {
-                    "tenant_id": tenant.id,
-                    "customer_id": cid,
-                    "position": 1,
-                    "name": "MemberNo",
-                    "name_ci": "memberno",
-                    "value": f"M{i:08d}",
-                    "value_ci": f"m{i:08d}",
-                }
+            # Only MemberNo is looked up; it keeps its position (1) in the document.
+            pairs = [("Name", f"Customer {i}"), ("MemberNo", f"M{i:08d}")]
+            row = attribute_rows(
+                tenant.id, cid, pairs, campaign_id=CAMPAIGN, external_id=f"A{i:08d}"
             )
+            attrs.append(row[1])
         with db.begin() as conn:
             conn.execute(insert(customers), rows)
             conn.execute(insert(customer_attributes), attrs)

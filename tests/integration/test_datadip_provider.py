@@ -12,6 +12,7 @@ from rappel.domain.ids import new_id
 from rappel.domain.tenancy import TokenKind
 from rappel.services import tenancy
 from rappel.services.demo import API_TOKEN, DATADIP_TOKEN, TEST_CAMPAIGN_ID, WEB_CAMPAIGN_ID
+from rappel.store.customers import attribute_rows
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
 
@@ -85,18 +86,13 @@ def add_customer(
         )
         conn.execute(
             insert(customer_attributes),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "customer_id": customer_id,
-                    "position": i,
-                    "name": k,
-                    "name_ci": k.lower(),
-                    "value": v,
-                    "value_ci": v.lower(),
-                }
-                for i, (k, v) in enumerate(attrs.items())
-            ],
+            attribute_rows(
+                tenant_id,
+                customer_id,
+                attrs.items(),
+                campaign_id=campaign_id,
+                external_id=external_id or customer_id,
+            ),
         )
     return customer_id
 
