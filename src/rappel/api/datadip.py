@@ -36,7 +36,6 @@ from rappel.domain.tenancy import TokenKind
 from rappel.integrations.circuit import CircuitState
 from rappel.services import crm_dip, datadip
 from rappel.services.tenancy import authenticate_token_on
-from rappel.store.db import Database
 
 router = APIRouter(tags=["data dip"])
 
@@ -60,14 +59,14 @@ async def _answer(request: Request) -> JSONResponse:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <data-dip token>")
     body = await _body(request)
-    result = await run_in_threadpool(_dip, c.db, token.strip(), body)
+    result = await run_in_threadpool(_dip, c, token.strip(), body)
     return JSONResponse(result)
 
 
-def _dip(db: Database, token: str, body: bytes) -> dict[str, Any]:
+def _dip(c: Container, token: str, body: bytes) -> dict[str, Any]:
     # Token check and lookup share one pooled connection: one checkout, one ping.
-    with db.read() as conn:
-        who = authenticate_token_on(conn, token, TokenKind.DATADIP)
+    with c.db.read() as conn:
+        who = authenticate_token_on(conn, token, TokenKind.DATADIP, c.tenancy)
         return datadip.answer_dip_on(conn, who.tenant_id, body)
 
 

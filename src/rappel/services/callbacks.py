@@ -46,7 +46,7 @@ from rappel.store import interactions as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
 from rappel.store.signals import work_changed
-from rappel.store.tenancy_cache import DirectTenancy, TenancyReader
+from rappel.store.tenancy_cache import DIRECT, TenancyReader
 
 EXT_DATA_MAX = 500
 CALLBACK_SERVER_ID = "rappel"
@@ -193,9 +193,6 @@ def replay(db: Database, tenant_id: str, req: CallbackRequest) -> Intake:
     """After a unique-key race on the idempotency key: the request that won."""
     with db.read() as conn:
         return _replay(conn, tenant_id, req)
-
-
-DIRECT = DirectTenancy()
 
 
 def intake(

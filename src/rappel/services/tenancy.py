@@ -25,7 +25,7 @@ from rappel.domain.tenancy import (
 from rappel.services.secrets import new_token, token_hash, token_hint
 from rappel.store import tenancy as store
 from rappel.store.db import Database
-from rappel.store.tenancy_cache import DirectTenancy, TenancyReader
+from rappel.store.tenancy_cache import DIRECT, TenancyReader
 
 
 @dataclass(frozen=True)
@@ -215,11 +215,8 @@ def token_exists(db: Database, tenant_id: str, token: str) -> bool:
     return row is not None and row["tenant_id"] == tenant_id
 
 
-_DIRECT = DirectTenancy()
-
-
 def authenticate_token(
-    db: Database, token: str, kind: TokenKind = TokenKind.API, tenancy: TenancyReader = _DIRECT
+    db: Database, token: str, kind: TokenKind = TokenKind.API, tenancy: TenancyReader = DIRECT
 ) -> Principal:
     """The principal a token stands for; a revoked, unknown or wrong-kind token is refused.
 
@@ -234,7 +231,7 @@ def authenticate_token_on(
     conn: Connection,
     token: str,
     kind: TokenKind = TokenKind.API,
-    tenancy: TenancyReader = _DIRECT,
+    tenancy: TenancyReader = DIRECT,
 ) -> Principal:
     """`authenticate_token` on a connection the caller holds (one checkout per request)."""
     if not token or len(token) > 200:

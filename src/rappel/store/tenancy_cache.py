@@ -2,11 +2,11 @@
 cached per process.
 
 Intake, and the authentication of every token-bearing request, read the same few
-configuration rows on every request. Database triggers
-bump the one row of `tenancy_version` on any change to those tables, whoever
-makes it (migration 0002). The cache reads that number once per transaction and
-serves only entries loaded under the same number, so a revoked token or a
-disabled queue is refused by the next transaction on every node.
+configuration rows on every request. Database triggers bump the one row of
+`tenancy_version` on any change to those tables, whoever makes it (migration 0002).
+The cache reads that number once per transaction and serves only entries loaded
+under the same number, so a revoked token or a disabled queue is refused by the
+next transaction on every node.
 
 Misses are never cached (unknown names and tokens cannot grow the cache), and the
 number of entries is bounded.
@@ -65,6 +65,10 @@ class DirectTenancy:
 
     def dial_plan(self, conn: Connection, tenant_id: str, plan_id: int) -> RowMapping | None:
         return store.get_dial_plan(conn, tenant_id, plan_id)
+
+
+#: The uncached reader, for callers without a container's cache.
+DIRECT = DirectTenancy()
 
 
 class TenancyCache:
