@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, select, text
 
 from rappel.store import bulk
-from rappel.store.customers import of_campaign, statement_parameters
+from rappel.store.customers import CAMPAIGN_PARAM, TENANT_PARAM, of_campaign
 from rappel.store.tables import customer_attributes, customers, dial_plans, tenants
 
 #: A tenant's customers past which a foreign-key check on the wrong index costs more
@@ -87,10 +87,10 @@ def refresh_stale_statistics(conn: Connection, tenant_id: str) -> bool:
 
 def _campaign_dial_plan_query() -> Any:
     T, P = tenants.c, dial_plans.c
-    tenant, campaign = statement_parameters()
+    tenant = TENANT_PARAM
     wanted = select(T.time_zone, P.plan_id, P.default_region, P.prefix_rules)
     return (
-        of_campaign(wanted, tenant, campaign)
+        of_campaign(wanted, tenant, CAMPAIGN_PARAM)
         .join(tenants, T.id == tenant)
         .outerjoin(dial_plans, and_(P.tenant_id == tenant, P.plan_id == T.default_dial_plan_id))
     )

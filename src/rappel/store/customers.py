@@ -159,13 +159,9 @@ def attribute_rows(
 
 # Statements a bulk add runs on every request are built once, with their values as
 # parameters: on SQLite, building a statement costs more than running it.
-_TENANT: BindParameter[str] = bindparam("tenant", type_=String)
-_CAMPAIGN: BindParameter[str] = bindparam("campaign", type_=String)
-
-
-def statement_parameters() -> tuple[BindParameter[str], BindParameter[str]]:
-    """The parameters `:tenant` and `:campaign` of the statements built once."""
-    return _TENANT, _CAMPAIGN
+#: The `:tenant` and `:campaign` parameters of those statements.
+TENANT_PARAM: BindParameter[str] = bindparam("tenant", type_=String)
+CAMPAIGN_PARAM: BindParameter[str] = bindparam("campaign", type_=String)
 
 
 def _member(column: Any, key: str, postgres: bool) -> ColumnElement[bool]:
@@ -178,8 +174,8 @@ def _member(column: Any, key: str, postgres: bool) -> ColumnElement[bool]:
 def _taken_query(postgres: bool) -> Select[Any]:
     """Which of `:external_ids` the campaign's customers have."""
     return select(C.external_id).where(
-        C.tenant_id == _TENANT,
-        C.campaign_id == _CAMPAIGN,
+        C.tenant_id == TENANT_PARAM,
+        C.campaign_id == CAMPAIGN_PARAM,
         _member(C.external_id, "external_ids", postgres),
     )
 
@@ -187,8 +183,8 @@ def _taken_query(postgres: bool) -> Select[Any]:
 def _blocked_query(postgres: bool) -> Select[Any]:
     """Which of `:numbers` the tenant-wide or the campaign's do-not-call list holds."""
     return select(D.number).where(
-        D.tenant_id == _TENANT,
-        D.campaign_id.in_([literal(TENANT_WIDE), _CAMPAIGN]),
+        D.tenant_id == TENANT_PARAM,
+        D.campaign_id.in_([literal(TENANT_WIDE), CAMPAIGN_PARAM]),
         _member(D.number, "numbers", postgres),
     )
 
@@ -212,7 +208,7 @@ _BLOCKED = {pg: _blocked_query(pg) for pg in (False, True)}
 _TAKEN_AND_BLOCKED = (
     _TAKEN[True].add_columns(literal("x")).union_all(_BLOCKED[True].add_columns(literal("n")))
 )
-_CAMPAIGN_EXISTS = of_campaign(select(campaigns.c.id), _TENANT, _CAMPAIGN)
+_CAMPAIGN_EXISTS = of_campaign(select(campaigns.c.id), TENANT_PARAM, CAMPAIGN_PARAM)
 
 
 def taken_and_blocked(

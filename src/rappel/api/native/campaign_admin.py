@@ -248,12 +248,7 @@ def bulk_customers(
         for b in body
     ]
     results = customer_svc.add_customers(
-        c.db,
-        c.clock,
-        who.tenant_id,
-        cid,
-        items,
-        max_items=customer_svc.MAX_NATIVE_BULK,
+        c.db, c.clock, who.tenant_id, cid, items, max_items=customer_svc.MAX_NATIVE_BULK
     )
     return BulkOut(
         created=sum(1 for r in results if r.outcome is customer_svc.Outcome.CREATED),
