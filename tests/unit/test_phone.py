@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from rappel.domain.phone import (
     Acceptance,
     DialPlan,
     PrefixRule,
+    _plain_international,
     clean,
     normalize,
     region_for_time_zone,
@@ -124,3 +126,66 @@ def test_any_text_normalizes_or_is_refused_cleanly(raw: str) -> None:
         return
     assert result.startswith("+")
     assert result[1:].isdigit()
+
+
+def _example_numbers() -> list[str]:
+    """Every region's example numbers of every type, in E.164, and their neighbours."""
+    found: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(12):  # PhoneNumberType values
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            found |= {e164, e164[:-1], e164 + "0", e164[:-2] + "99"}
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        number = phonenumbers.example_number_for_non_geo_entity(code)
+        if number is not None:
+            found.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return sorted(found)
+
+
+def _parsed(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def test_plain_international_reading_is_what_phonenumbers_parses() -> None:
+    numbers = _example_numbers()
+    assert len(numbers) > 3000
+    shortcut = [text for text in numbers if _plain_international(text) is not None]
+    assert len(shortcut) > len(numbers) // 2  # the shortcut does apply to most
+    for text in numbers:
+        plain = _plain_international(text)
+        if plain is not None:
+            assert plain == _parsed(text), text
+
+
+@given(st.from_regex(r"\A\+[0-9]{0,18}\Z"))
+def test_plain_international_reading_of_any_digits_is_what_phonenumbers_parses(
+    text: str,
+) -> None:
+    plain = _plain_international(text)
+    if plain is not None:
+        assert plain == _parsed(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+",
+        "+1",
+        "+12",
+        "+0123456789",
+        "+4402012345678",
+        "+390612345678",
+        "+1 4155550100",
+        "+1415555010a",
+        "+\uff11\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",  # full-width digits
+        "+9991234567",
+    ],
+)
+def test_plain_international_leaves_the_rest_to_phonenumbers(text: str) -> None:
+    assert _plain_international(text) is None
