@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from xml.etree import ElementTree
@@ -12,7 +13,7 @@ from sqlalchemy import Text, cast, event, func, insert, select
 
 from rappel.clock import WallClock
 from rappel.services import customers as svc
-from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
+from rappel.services.demo import API_TOKEN, TENANT, TEST_CAMPAIGN_ID
 from rappel.store import customer_import
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
@@ -286,3 +287,25 @@ def test_fine_statistics_are_checked_once_a_minute_per_tenant(
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert len(explained) == 1
+
+
+def test_list_is_authenticated_before_anything_is_read_or_stored(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    before = _count(db, demo)
+    body = json.dumps(SEED_LIST[:1])
+    typed = {"Content-Type": "application/json", "Accept": "application/json"}
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        refused = http.post(LIST, content=body, headers={**typed, **headers})
+        assert refused.status_code == 401, refused.text
+    # Unauthenticated, an unreadable body is still a 401, not a 400.
+    assert http.post(LIST, content="{", headers=typed).status_code == 401
+    with httpx.Client(base_url=str(http.base_url), timeout=10) as agent:
+        login = {"tenant": TENANT, "username": "agent1", "password": "agent1-demo"}
+        assert agent.post("/v1/auth/login", json=login).status_code == 200
+        assert agent.post(LIST, content=body, headers=typed).status_code == 403
+    assert _count(db, demo) == before
+    basic = base64.b64encode(f"any:{API_TOKEN}".encode()).decode()
+    added = http.post(LIST, content=body, headers={**typed, "Authorization": f"Basic {basic}"})
+    assert [item["statusCode"] for item in added.json()] == [201]
+    assert _count(db, demo) == before + 1

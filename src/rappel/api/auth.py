@@ -47,7 +47,12 @@ def credential_from_header(header: str | None) -> str | None:
 
 
 def principal(request: Request, c: Container = Depends(container)) -> Principal:
-    """A tenant token or a logged-in user's session cookie."""
+    """The dependency: `identify`, which FastAPI runs in a worker thread."""
+    return identify(request, c)
+
+
+def identify(request: Request, c: Container) -> Principal:
+    """A tenant token or a logged-in user's session cookie (reads the database)."""
     token = credential_from_header(request.headers.get("authorization"))
     if token is not None:
         return authenticate_token(c.db, token, TokenKind.API, c.tenancy)
@@ -59,13 +64,18 @@ def principal(request: Request, c: Container = Depends(container)) -> Principal:
 
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(who: Principal = Depends(principal)) -> Principal:
-        if who.role not in roles:
-            raise PermissionDenied(f"this needs the role {' or '.join(r.value for r in roles)}")
-        return who
+        return check_role(who, roles)
 
     return check
 
 
+def check_role(who: Principal, roles: tuple[Role, ...]) -> Principal:
+    if who.role not in roles:
+        raise PermissionDenied(f"this needs the role {' or '.join(r.value for r in roles)}")
+    return who
+
+
+SUPERVISORS = (Role.ADMIN, Role.SUPERVISOR)
 admin = require(Role.ADMIN)
-supervisor = require(Role.ADMIN, Role.SUPERVISOR)
+supervisor = require(*SUPERVISORS)
 anyone = require(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
