@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,8 @@ def normalise_url(url: str) -> str:
 
 
 WAL_CHECKPOINT_PAGES = 10_000
+#: Seconds a SQLite writer waits for the write lock, in this process and in SQLite.
+SQLITE_LOCK_WAIT_S = 10
 
 
 def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
@@ -40,7 +43,7 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
         # cut; group commit makes that one sync per batch of requests, not per request.
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_WAIT_S * 1000}")
         # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: a page written by
         # many small commits (an index leaf) is copied back once, not once per 4 MB.
         # OBI customers/list at 200,000 customers: +25 % rows/s.
@@ -61,7 +64,7 @@ class Database:
                 self.url,
                 poolclass=QueuePool,
                 pool_size=pool_size,
-                connect_args={"check_same_thread": False, "timeout": 10},
+                connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_WAIT_S},
             )
             event.listen(self.engine, "connect", _sqlite_pragmas(sqlite_synchronous))
             # SQLite's driver opens transactions lazily; BEGIN IMMEDIATE avoids upgrade deadlocks.
@@ -70,6 +73,11 @@ class Database:
             self.engine = create_engine(self.url, pool_size=pool_size, pool_pre_ping=True)
         else:
             raise ValueError(f"unsupported database: {self.dialect} (use sqlite or postgresql)")
+        # SQLite has one write lock, and a writer that finds it taken sleeps in SQLite's
+        # busy handler (1, 2, 5, 10 ... ms) and retries, so concurrent writers of one
+        # process lost turns and time. They queue on this lock instead, and each gets the
+        # database as the one before commits (other processes still meet the handler).
+        self._writer = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def is_postgres(self) -> bool:
@@ -78,6 +86,26 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction: committed when the block ends, rolled back on error."""
+        with self._write_turn():
+            with self._transaction() as conn:
+                yield conn
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=SQLITE_LOCK_WAIT_S):
+            raise ServiceUnavailable(
+                f"the database is busy: no write turn in {SQLITE_LOCK_WAIT_S} s"
+            )
+        try:
+            yield
+        finally:
+            self._writer.release()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
         wake = False
         try:
             with self.engine.begin() as conn:
