@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -112,6 +112,18 @@ class DialPlan:
         for rule in self.prefix_rules:
             number = rule.apply(number)
         return number
+
+
+def stored_plan(plan_id: int, default_region: str, rules: Iterable[Mapping[str, str]]) -> DialPlan:
+    """A dial plan as provisioning stores it: prefix rules as {"match", "replace"}."""
+    return DialPlan(
+        plan_id, default_region, [PrefixRule(r["match"], r.get("replace", "")) for r in rules]
+    )
+
+
+def fallback_plan(time_zone: str | None) -> DialPlan:
+    """The plan of a tenant with no default dial plan: its time zone's country, else the US."""
+    return DialPlan(0, (region_for_time_zone(time_zone) if time_zone else None) or "US")
 
 
 def clean(raw: str) -> str:

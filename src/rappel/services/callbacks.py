@@ -38,10 +38,11 @@ from rappel.domain.codes import (
 )
 from rappel.domain.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from rappel.domain.ids import is_id, new_ordered_id, parse_id
-from rappel.domain.phone import DialPlan, PrefixRule, normalize
+from rappel.domain.phone import normalize
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.domain.userdata import Pair
 from rappel.integrations.ssrf import OutboundAllowlist, refusal_reason, validate_client_url
+from rappel.services.tenancy import dial_plan
 from rappel.store import interactions as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.db import Database
@@ -323,16 +324,12 @@ def _resolve_channel(
 def _normalise(
     conn: Connection, tenancy: TenancyReader, tenant: Tenant, raw: str, req: CallbackRequest
 ) -> str:
-    plan_id = req.dial_plan_id if req.dial_plan_id is not None else tenant.default_dial_plan_id
-    plan = DialPlan(0, "US")
-    if plan_id is not None:
-        row = tenancy.dial_plan(conn, tenant.id, plan_id)
-        if row is None:
-            raise IntakeRefused(
-                IntakeProblem.DIAL_PLAN_UNKNOWN, "dialplan_id", f"no dial plan {plan_id}"
-            )
-        rules = [PrefixRule(r["match"], r.get("replace", "")) for r in row["prefix_rules"] or []]
-        plan = DialPlan(plan_id, row["default_region"], rules)
+    try:
+        plan = dial_plan(conn, tenant, req.dial_plan_id, tenancy)
+    except NotFound as exc:
+        raise IntakeRefused(
+            IntakeProblem.DIAL_PLAN_UNKNOWN, "dialplan_id", f"no dial plan {req.dial_plan_id}"
+        ) from exc
     return normalize(raw, plan, region=req.region)
 
 

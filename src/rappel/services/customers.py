@@ -35,6 +35,7 @@ from rappel.domain.codes import DialingMode
 from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.domain.ids import new_ordered_id
 from rappel.domain.results import CustomerResult
+from rappel.services import tenancy
 from rappel.store import campaigns as campaign_store
 from rappel.store import customer_import, customer_search
 from rappel.store import customers as store
@@ -95,12 +96,7 @@ def dial_plan(conn: Connection, tenant_id: str) -> phone.DialPlan:
     tenant = tenancy_store.get_tenant(conn, tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    row = (
-        tenancy_store.get_dial_plan(conn, tenant_id, tenant.default_dial_plan_id)
-        if tenant.default_dial_plan_id is not None
-        else None
-    )
-    return _plan(tenant.time_zone, row)
+    return tenancy.dial_plan(conn, tenant)
 
 
 def _campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> phone.DialPlan:
@@ -108,19 +104,9 @@ def _campaign_dial_plan(conn: Connection, tenant_id: str, campaign_id: str) -> p
     row = customer_import.campaign_dial_plan(conn, tenant_id, campaign_id)
     if row is None:
         raise NotFound(f"Campaign {campaign_id} not found")
-    return _plan(row["time_zone"], row if row["plan_id"] is not None else None)
-
-
-def _plan(time_zone: str, row: RowMapping | None) -> phone.DialPlan:
-    if row is None:
-        return phone.DialPlan(0, phone.region_for_time_zone(time_zone) or "US")
-    rules = [
-        phone.PrefixRule(r["match"], r.get("replace", ""))
-        if isinstance(r, dict)
-        else phone.PrefixRule.parse(str(r))
-        for r in row["prefix_rules"] or []
-    ]
-    return phone.DialPlan(row["plan_id"], row["default_region"], rules)
+    if row["plan_id"] is None:
+        return phone.fallback_plan(row["time_zone"])
+    return phone.stored_plan(row["plan_id"], row["default_region"], row["prefix_rules"] or [])
 
 
 def _invalid(field_name: str, value: object, reason: str) -> ValidationFailed:

@@ -33,6 +33,7 @@ from rappel.domain.datadip import (
 )
 from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.domain.ids import new_id
+from rappel.services import tenancy
 from rappel.store import datadip as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.customers import attribute_rows
@@ -99,21 +100,7 @@ def _first_match(
 
 def _dial_plan(conn: Connection, tenant_id: str) -> phone.DialPlan:
     tenant = tenancy_store.get_tenant(conn, tenant_id)
-    row = None
-    if tenant is not None and tenant.default_dial_plan_id is not None:
-        row = tenancy_store.get_dial_plan(conn, tenant_id, tenant.default_dial_plan_id)
-    if row is None:
-        return phone.DialPlan(0, "US")
-    rules = []
-    for rule in row["prefix_rules"] or []:
-        try:
-            if isinstance(rule, str):
-                rules.append(phone.PrefixRule.parse(rule))
-            elif isinstance(rule, dict):
-                rules.append(phone.PrefixRule(str(rule["match"]), str(rule["replace"])))
-        except (ValidationFailed, KeyError):
-            continue
-    return phone.DialPlan(row["plan_id"], row["default_region"], rules)
+    return tenancy.dial_plan(conn, tenant) if tenant is not None else phone.fallback_plan(None)
 
 
 def _record(row: RowMapping) -> Record:

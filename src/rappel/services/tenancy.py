@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from rappel.clock import Clock
 from rappel.domain.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from rappel.domain.ids import new_id
+from rappel.domain.phone import DialPlan, fallback_plan, stored_plan
 from rappel.domain.tenancy import (
     Role,
     Tenant,
@@ -136,6 +137,26 @@ def get_tenant(db: Database, tenant_id: str) -> Tenant:
     if tenant is None:
         raise NotFound("no such tenant")
     return tenant
+
+
+def dial_plan(
+    conn: Connection,
+    tenant: Tenant,
+    plan_id: int | None = None,
+    tenancy: TenancyReader = DIRECT,
+) -> DialPlan:
+    """The dial plan `plan_id` names, else the tenant's default one, else `fallback_plan`.
+
+    NotFound when `plan_id` names no plan of the tenant; a default that names none
+    (its plan was deleted) falls back like no default at all.
+    """
+    wanted = plan_id if plan_id is not None else tenant.default_dial_plan_id
+    row = tenancy.dial_plan(conn, tenant.id, wanted) if wanted is not None else None
+    if row is None and plan_id is not None:
+        raise NotFound(f"no dial plan {plan_id}")
+    if row is None:
+        return fallback_plan(tenant.time_zone)
+    return stored_plan(row["plan_id"], row["default_region"], row["prefix_rules"] or [])
 
 
 def find_tenant_by_name(db: Database, name: str) -> Tenant | None:

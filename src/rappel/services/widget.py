@@ -30,10 +30,10 @@ from rappel.clock import Clock
 from rappel.domain.calling_hours import CallingHours, next_allowed
 from rappel.domain.codes import CallbackFlow
 from rappel.domain.errors import NotFound, PermissionDenied, RateLimited, ValidationFailed
-from rappel.domain.phone import Acceptance, DialPlan, PrefixRule, normalize, region_for_time_zone
+from rappel.domain.phone import Acceptance, normalize
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.integrations.ssrf import OutboundAllowlist
-from rappel.services import callbacks, interactions
+from rappel.services import callbacks, interactions, tenancy
 from rappel.services.widget_guards import WidgetGuards
 from rappel.store import tenancy as tenant_store
 from rappel.store import widget as store
@@ -330,16 +330,7 @@ def queue_estimate(db: Database, clock: Clock, tenant: Tenant, queue_id: str) ->
 
 def normalize_phone(db: Database, tenant: Tenant, raw: str) -> str:
     with db.read() as conn:
-        plan_row = (
-            tenant_store.get_dial_plan(conn, tenant.id, tenant.default_dial_plan_id)
-            if tenant.default_dial_plan_id is not None
-            else None
-        )
-    if plan_row is not None:
-        rules = [PrefixRule(r["match"], r.get("replace", "")) for r in plan_row["prefix_rules"]]
-        plan = DialPlan(plan_row["plan_id"], plan_row["default_region"], rules)
-    else:
-        plan = DialPlan(0, region_for_time_zone(tenant.time_zone) or "US")
+        plan = tenancy.dial_plan(conn, tenant)
     try:
         return normalize(raw.strip(), plan, accept=Acceptance.VALID)
     except ValidationFailed as exc:
