@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
+import pytest
 
+from rappel.api.native import agent as agent_api
+from rappel.services import agents as agents_service
 from rappel.services.demo import API_TOKEN, TENANT
 
 ACME = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -65,3 +71,46 @@ def test_a_token_acts_for_an_agent_named_by_id(http: httpx.Client, demo: str) ->
     answer = http.post(f"/v1/agent/login?agent_id={agent_id}", headers=ACME)
     assert answer.json()["state"] == "READY"
     assert http.post("/v1/agent/login", headers=ACME).status_code == 422
+
+
+def _next_event(lines: Iterator[str]) -> tuple[str, dict[str, Any]]:
+    """The next `event:` of a server-sent event stream and its JSON data."""
+    event = None
+    for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: ") and event is not None:
+            return event, json.loads(line.removeprefix("data: "))
+    raise AssertionError("the event stream ended")
+
+
+def test_the_event_stream_pushes_each_state_change_as_it_is_committed(
+    http: httpx.Client, demo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-reading only once a minute: within the client's 10 s read timeout, every
+    # event below can only come from the change waking the stream.
+    monkeypatch.setattr(agent_api, "EVENTS_RECHECK_S", 60.0)
+    with _login(http, "agent1", "agent1-demo") as agent:
+        agent.post("/v1/agent/login")
+        with agent.stream("GET", "/v1/agent/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert _next_event(lines)[1]["state"] == "READY"
+            paused = agent.post("/v1/agent/pause", json={"reason": "coffee"})
+            assert paused.status_code == 200
+            event, data = _next_event(lines)
+            assert (event, data["state"], data["reason"]) == ("state", "PAUSED", "coffee")
+            # A change made with the tenant token for this agent wakes it too.
+            agent_id = data["agent_id"]
+            ready = http.post("/v1/agent/ready", params={"agent_id": agent_id}, headers=ACME)
+            assert ready.status_code == 200
+            assert _next_event(lines)[1]["state"] == "READY"
+    # The stream is closed: its listener goes once the server has seen the disconnect.
+    deadline = time.monotonic() + 10
+    while any(_is_stream(listener) for listener in agents_service._listeners):
+        assert time.monotonic() < deadline, "the closed stream still listens"
+        time.sleep(0.05)
+
+
+def _is_stream(listener: object) -> bool:
+    return getattr(listener, "__qualname__", "").startswith("events.")

@@ -15,8 +15,6 @@ found is a dead process's and is taken over at once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -125,26 +123,6 @@ class PostgresListener:
                 # Polling still finds the work; LISTEN comes back when the database does.
                 log.warning("LISTEN connection lost (%s); polling until it is back", exc)
                 self._stop.wait(1.0)
-
-
-def threadsafe_waker(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> Callable[[], None]:
-    """A callable that sets `event` on `loop` from any thread."""
-
-    def wake() -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to wake
-            if _running_in(loop):
-                event.set()
-            else:
-                loop.call_soon_threadsafe(event.set)
-
-    return wake
-
-
-def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 def lease_deadline(row: dict[str, Any]) -> datetime | None:

@@ -42,7 +42,7 @@ from rappel.domain.callback import TERMINAL
 from rappel.domain.codes import CallbackStatus
 from rappel.engine import flows, scheduler
 from rappel.engine.dialing import Calls
-from rappel.engine.leases import Leases, PostgresListener, threadsafe_waker
+from rappel.engine.leases import Leases, PostgresListener
 from rappel.services import agents as agent_service
 from rappel.store import signals
 from rappel.store.db import Database
@@ -178,7 +178,7 @@ class Engine:
     async def run(self) -> None:
         """Run until `stop()`; returns after the shutdown grace period."""
         loop = asyncio.get_running_loop()
-        waker = threadsafe_waker(loop, self._wake)
+        waker = signals.threadsafe_waker(loop, self._wake)
         signals.add_local_waker(waker)
         listener = None
         agent_listener = lambda _t, _a: waker()  # noqa: E731

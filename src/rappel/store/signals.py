@@ -10,6 +10,8 @@ fallback, so a lost wake-up only delays work, never loses it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 from sqlalchemy import Connection, text
@@ -43,3 +45,23 @@ def notify(conn: Connection) -> None:
 def fire_local_wakers() -> None:
     for waker in list(_local_wakers):
         waker()
+
+
+def threadsafe_waker(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> Callable[[], None]:
+    """A callable that sets `event` on `loop` from any thread."""
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to wake
+            if _running_in(loop):
+                event.set()
+            else:
+                loop.call_soon_threadsafe(event.set)
+
+    return wake
+
+
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

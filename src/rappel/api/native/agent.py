@@ -10,6 +10,7 @@ server-sent events on `GET /v1/agent/events` (or by polling
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -28,11 +29,13 @@ from rappel.domain.results import CustomerResult, Disposition, ScriptAnswer, Tra
 from rappel.domain.tenancy import Role
 from rappel.services import agents as svc
 from rappel.services.tenancy import Principal
+from rappel.store import signals
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
-#: How often the event stream looks for a change (the agent may be served by another node).
-EVENTS_POLL_S = 0.5
+#: A change made in this process wakes the agent's event stream at once; one made in
+#: another process (an engine node of its own) is found by re-reading this often.
+EVENTS_RECHECK_S = 2.0
 
 
 class Strict(BaseModel):
@@ -170,19 +173,32 @@ async def events(
     """Server-sent events: `state` on every change, `offer` when a callback is offered."""
 
     async def stream() -> AsyncIterator[str]:
-        last: tuple[Any, ...] | None = None
-        yield ": connected\n\n"
-        while not await request.is_disconnected():
-            view = await asyncio.to_thread(svc.state_of, c.db, who[0], who[1])
-            key = (view.state, view.since, view.interaction_id)
-            if key != last:
-                last = key
-                yield _sse("state", _out(view).model_dump(mode="json"))
-                if view.state.value == "PREVIEW":
-                    found = await asyncio.to_thread(_offer, c, who[0], who[1])
-                    if found is not None:
-                        yield _sse("offer", found)
-            await asyncio.sleep(EVENTS_POLL_S)
+        changed = asyncio.Event()
+        wake = signals.threadsafe_waker(asyncio.get_running_loop(), changed)
+
+        def heard(tenant_id: str, agent_id: str) -> None:
+            if (tenant_id, agent_id) == who:
+                wake()
+
+        svc.add_listener(heard)
+        try:
+            last: tuple[Any, ...] | None = None
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                changed.clear()  # before the read, so a change made during it is not lost
+                view = await asyncio.to_thread(svc.state_of, c.db, who[0], who[1])
+                key = (view.state, view.since, view.interaction_id)
+                if key != last:
+                    last = key
+                    yield _sse("state", _out(view).model_dump(mode="json"))
+                    if view.state.value == "PREVIEW":
+                        found = await asyncio.to_thread(_offer, c, who[0], who[1])
+                        if found is not None:
+                            yield _sse("offer", found)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), EVENTS_RECHECK_S)
+        finally:
+            svc.remove_listener(heard)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
 
