@@ -207,6 +207,15 @@ def test_campaign_stats_total_and_daily_match_the_per_agent_sums(
         f"/RI/obi/campaigns/{PREVIEW_CAMPAIGN_ID}", params={"statistics": "true"}, headers=JSON
     )
     assert "stats" not in preview.json()
+    # By id, a campaign without the agents' statistics is still answered, without stats.
+    for campaign_id, has_stats in ((TEST_CAMPAIGN_ID, True), (PREVIEW_CAMPAIGN_ID, False)):
+        one = http.get(
+            f"/RI/obi/campaigns/{campaign_id}",
+            params={"statistics": "true", "agentId": agent2},
+            headers=JSON,
+        )
+        assert one.status_code == 200, one.text
+        assert ("stats" in one.json()) is has_stats
 
 
 def test_statistics_days_must_be_whole_utc_days(http: httpx.Client, demo: str) -> None:
