@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree import ElementTree
 
 import httpx
@@ -309,3 +311,53 @@ def test_list_is_authenticated_before_anything_is_read_or_stored(
     added = http.post(LIST, content=body, headers={**typed, "Authorization": f"Basic {basic}"})
     assert [item["statusCode"] for item in added.json()] == [201]
     assert _count(db, demo) == before + 1
+
+
+def test_two_adds_racing_for_one_external_id_store_it_once_and_fail_that_item_alone(
+    db: Database, demo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite runs one writer at a time: a check and its insert never interleave")
+    checked = svc.store.taken_and_blocked
+    both_checked = threading.Barrier(2, timeout=10)
+    waited: set[int] = set()
+
+    def check_then_wait(*args: Any) -> Any:
+        found = checked(*args)
+        if threading.get_ident() not in waited:  # only each request's first check
+            waited.add(threading.get_ident())
+            both_checked.wait()  # both have seen externalId "race" free
+        return found
+
+    monkeypatch.setattr(svc.store, "taken_and_blocked", check_then_wait)
+    results: dict[str, list[svc.ItemResult]] = {}
+
+    def add(own: str, number: str) -> None:
+        items = [
+            svc.NewCustomer(external_id="race", numbers="+14155550170"),
+            svc.NewCustomer(external_id=own, numbers=number),
+        ]
+        results[own] = svc.add_customers(db, WallClock(), demo, TEST_CAMPAIGN_ID, items)
+
+    threads = [
+        threading.Thread(target=add, args=("own-a", "+14155550171")),
+        threading.Thread(target=add, args=("own-b", "+14155550172")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert set(results) == {"own-a", "own-b"}
+    race = [answer[0] for answer in results.values()]
+    assert sorted(r.outcome for r in race) == [svc.Outcome.CREATED, svc.Outcome.INVALID]
+    (lost,) = [r for r in race if r.error is not None]
+    assert lost.error is not None
+    assert lost.error.message == "Invalid externalId: race : Value is not unique"
+    assert all(answer[1].outcome is svc.Outcome.CREATED for answer in results.values())
+    with db.read() as conn:
+        stored = conn.execute(
+            select(customers.c.external_id, func.count())
+            .where(customers.c.external_id.in_(["race", "own-a", "own-b"]))
+            .group_by(customers.c.external_id)
+        ).all()
+    assert dict(stored) == {"race": 1, "own-a": 1, "own-b": 1}

@@ -28,11 +28,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, select
+from sqlalchemy.exc import IntegrityError
 
 from rappel.clock import Clock
 from rappel.domain import phone
 from rappel.domain.codes import DialingMode
-from rappel.domain.errors import NotFound, ValidationFailed
+from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import new_ordered_id
 from rappel.domain.results import CustomerResult
 from rappel.services import tenancy
@@ -48,6 +49,8 @@ MAX_BULK = 1000
 #: Most customers one native bulk request may carry.
 MAX_NATIVE_BULK = 10000
 MAX_ATTRIBUTES = 100
+#: Tries of a bulk add's write when a concurrent add took one of its externalIds.
+WRITE_ATTEMPTS = 3
 MAX_VALUE = 4000
 PHONE_ATTRIBUTES = ("phone1", "phone2", "phone3")
 
@@ -251,24 +254,44 @@ def add_customers(
         except ValidationFailed as exc:
             prepared.append(exc)
     given = _given_external_ids(items)
-    numbers = {n for p in prepared if isinstance(p, _Prepared) for n in _numbers(p)}
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with db.begin() as conn:
+                return _write(conn, tenant_id, campaign_id, prepared, given, stop_if_invalid)
+        except IntegrityError as exc:
+            # PostgreSQL runs writers side by side: another request stored one of these
+            # externalIds after this one checked. Checked again, that item fails alone.
+            if attempt == WRITE_ATTEMPTS:
+                raise Conflict("customers changed during the import; send it again") from exc
+    raise AssertionError("unreachable")
+
+
+def _write(
+    conn: Connection,
+    tenant_id: str,
+    campaign_id: str,
+    prepared: list[_Prepared | ValidationFailed],
+    given: list[str | None],
+    stop_if_invalid: bool,
+) -> list[ItemResult]:
+    """Check what needs the tables (externalIds, agents, do-not-call), then insert."""
     wanted = {g for g in given if g is not None}
-    with db.begin() as conn:
-        taken, blocked = store.taken_and_blocked(conn, tenant_id, campaign_id, wanted, numbers)
-        _check_unique(given, taken, prepared)
-        _check_agents(conn, tenant_id, prepared)
-        valid = [p for p in prepared if isinstance(p, _Prepared)]
-        if stop_if_invalid and len(valid) < len(prepared):
-            return [
-                ItemResult(Outcome.INVALID, error=p)
-                if isinstance(p, ValidationFailed)
-                else ItemResult(Outcome.VALID)
-                for p in prepared
-            ]
-        _apply_dnc(blocked, valid)
-        customer_import.insert_customers(
-            conn, [p.row for p in valid], [a for p in valid for a in p.attributes]
-        )
+    numbers = {n for p in prepared if isinstance(p, _Prepared) for n in _numbers(p)}
+    taken, blocked = store.taken_and_blocked(conn, tenant_id, campaign_id, wanted, numbers)
+    _check_unique(given, taken, prepared)
+    _check_agents(conn, tenant_id, prepared)
+    valid = [p for p in prepared if isinstance(p, _Prepared)]
+    if stop_if_invalid and len(valid) < len(prepared):
+        return [
+            ItemResult(Outcome.INVALID, error=p)
+            if isinstance(p, ValidationFailed)
+            else ItemResult(Outcome.VALID)
+            for p in prepared
+        ]
+    _apply_dnc(blocked, valid)
+    customer_import.insert_customers(
+        conn, [p.row for p in valid], [a for p in valid for a in p.attributes]
+    )
     return [
         ItemResult(Outcome.INVALID, error=p)
         if isinstance(p, ValidationFailed)
@@ -318,8 +341,8 @@ def _numbers(p: _Prepared) -> list[str]:
 def _apply_dnc(blocked: set[str], valid: list[_Prepared]) -> None:
     """Customers whose every number is blocked are stored FILTERED."""
     for p in valid:
-        if blocked and all(n in blocked for n in _numbers(p)):
-            p.row["result"] = CustomerResult.FILTERED.value
+        filtered = bool(blocked) and all(n in blocked for n in _numbers(p))
+        p.row["result"] = (CustomerResult.FILTERED if filtered else CustomerResult.DIALING).value
 
 
 def add_customer(
