@@ -181,6 +181,9 @@ def test_campaign_date_ranges(http: httpx.Client, db: Database, demo: str) -> No
     [
         {"dialerId": "not-an-id"},
         {"queueId": "12345"},
+        # An ID field names one id: a list would filter on its first id alone.
+        {"queueId": f"{TEST_QUEUE_ID},{QUEUE_DIALER_ID}"},
+        {"dialerId": f"{QUEUE_DIALER_ID},{CAMPAIGN_DIALER_ID}"},
         {"startDate": "yesterday"},
         {"statistics": "maybe"},
         {"statisticsDate": "2023-05-16T00:00:00Z"},

@@ -135,6 +135,30 @@ def test_post_in_xml(http: httpx.Client, demo: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b'{"externalId": "lone", "attributes": {"name": "Phone1", "value": "+14155550111"}}',
+            "application/json",
+        ),
+        (
+            b"<customer><externalId>lone</externalId><attributes><name>Phone1</name>"
+            b"<value>+14155550111</value></attributes></customer>",
+            "application/xml",
+        ),
+    ],
+)
+def test_one_attribute_outside_a_list_is_kept(
+    http: httpx.Client, demo: str, body: bytes, content_type: str
+) -> None:
+    made = http.post(BASE, content=body, headers={**AUTH, "Content-Type": content_type})
+    assert made.status_code == 201, made.text
+    read = http.get(f"{BASE}/{made.text}", headers=JSON).json()
+    assert read["numbers"] == "+14155550111"
+    assert read["attributes"]["attribute"] == [{"name": "Phone1", "value": "+14155550111"}]
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"numbers": "+number;"}, "Invalid numbers: '+number;'"),
@@ -150,6 +174,10 @@ def test_post_in_xml(http: httpx.Client, demo: str) -> None:
         ({"numbers": "+14155550100", "priority": "high"}, "priority"),
         ({"numbers": "+14155550100", "previewTime": 99999}, "previewTime"),
         ({"numbers": "+14155550100", "dialingMode": "FAST"}, "dialingMode"),
+        # The seed: a customer's dialingMode is one of PREVIEW, PREDICTIVE.
+        ({"numbers": "+14155550100", "dialingMode": "PROGRESSIVE"}, "dialingMode"),
+        ({"numbers": "+14155550100", "agentId": f"{'F' * 32},{'E' * 32}"}, "agentId"),
+        ({"numbers": "+14155550100", "attributes": {"City": "Oslo"}}, "attributes"),
         ({"numbers": "+14155550100", "date": "tomorrow"}, "date"),
         ({"numbers": "+14155550100", "shoeSize": 9}, "shoeSize"),
     ],

@@ -143,8 +143,7 @@ def campaign_query(params: dict[str, str], today: datetime) -> svc.CampaignQuery
         if name not in params:
             continue
         if name in ID_FIELDS:
-            (one,) = parse_ids(name, params[name])[:1]
-            ids.append((name, one))
+            ids.append((name, path_id(name, params[name].strip())))
         else:
             patterns.append((name, params[name]))
     ranges = []

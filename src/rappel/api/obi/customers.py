@@ -42,6 +42,8 @@ MAX_LIMIT = 1000
 NEVER = "9999-12-31T23:59:59Z"
 _FINAL = {r.value for r in HANDLED_RESULTS | CLOSED_RESULTS}
 _LIST_ITEMS = ("customer", "attribute")
+#: A customer's own dialingMode (the seed: one of PREVIEW, PREDICTIVE).
+_CUSTOMER_MODES = {DialingMode.PREVIEW.value, DialingMode.PREDICTIVE.value}
 _FIELDS = {
     "id",
     "externalId",
@@ -117,9 +119,14 @@ def _attributes(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, dict):
-        value = value.get("attribute", [])
-        if isinstance(value, dict):
-            value = [value]
+        if set(value) == {"attribute"}:  # the seed's wrapper: {"attribute": [...]}
+            value = value["attribute"]
+        elif value and "name" not in value:
+            raise ValidationFailed(
+                "attributes", "Invalid attributes: expected a list of name/value"
+            )
+        # One attribute not in a list (a lone XML <attributes> element) is one attribute.
+        value = [value] if isinstance(value, dict) and value else value or []
     if not isinstance(value, list):
         raise ValidationFailed("attributes", "Invalid attributes: expected a list of name/value")
     out = []
@@ -144,13 +151,10 @@ def parse_customer(data: Any) -> NewCustomer:
     if unknown:
         raise ValidationFailed(unknown[0], f"Invalid field: {unknown[0][:64]} : Unknown field")
     mode = _text("dialingMode", data.get("dialingMode"))
-    if mode:
-        try:
-            DialingMode(mode)
-        except ValueError as exc:
-            raise ValidationFailed(
-                "dialingMode", f"Invalid dialingMode: {mode[:64]} : Use PREVIEW or PREDICTIVE"
-            ) from exc
+    if mode and mode not in _CUSTOMER_MODES:
+        raise ValidationFailed(
+            "dialingMode", f"Invalid dialingMode: {mode[:64]} : Use PREVIEW or PREDICTIVE"
+        )
     agent = _text("agentId", data.get("agentId"))
     date = _text("date", data.get("date"))
     preview = data.get("previewTime")
@@ -159,7 +163,7 @@ def parse_customer(data: Any) -> NewCustomer:
         external_id=_text("externalId", data.get("externalId")) or None,
         numbers=_text("numbers", data.get("numbers")),
         date=parse_time("date", date) if date else None,
-        agent_id=parse_ids("agentId", agent)[0] if agent else None,
+        agent_id=path_id("agentId", agent.strip()) if agent else None,
         dialing_mode=DialingMode(mode) if mode else None,
         preview_time=parse_int("previewTime", preview, 0, 3600)
         if preview not in (None, "")
