@@ -222,6 +222,16 @@ def test_customer_shape_matches_the_seed_with_script(
     assert "script" not in listed[0]
     scripted = http.get(BASE, params={"externalId": "S1", "includeScript": "true"}, headers=JSON)
     assert scripted.json()[0]["script"] == script
+    # `date` searches find it at the date it is shown with.
+    for params, found in (
+        ({"date": "2030-01-01T00:00:00Z"}, True),
+        ({"dateEnd": "9999-12-31T23:59:59Z"}, True),
+        ({"dateEnd": "2999-01-01T00:00:00Z"}, False),
+        ({"date": "9999-12-31T23:59:59Z", "dateEnd": "9999-12-31T23:59:59Z"}, True),
+    ):
+        listed = http.get(BASE, params={"externalId": "S1", **params}, headers=JSON)
+        assert listed.status_code == 200, listed.text
+        assert [c["externalId"] for c in listed.json()] == (["S1"] if found else []), params
 
 
 def _ids(answer: httpx.Response) -> list[str]:
@@ -270,6 +280,23 @@ def test_customer_search_by_fields_patterns_dates_agents_and_attributes(
             select(customer_attributes.c.value_ci).where(customer_attributes.c.name_ci == "city")
         ).scalars()
         assert "new york" in set(indexed)
+
+
+def test_numbers_written_with_a_closing_separator_are_found_by_the_number(
+    http: httpx.Client, demo: str
+) -> None:
+    # The seed's own example posts "+52145200;"; numbers is shown as written.
+    made = http.post(BASE, json={"numbers": "+14155550178;"}, headers=POST_JSON)
+    assert made.status_code == 201, made.text
+    for pattern, found in (
+        ("+14155550178", True),
+        ("+14155550178;", True),
+        ("+1415555017?", True),
+        ("+1415555017", False),
+        ("+14155550179", False),
+    ):
+        answer = http.get(BASE, params={"numbers": pattern}, headers=JSON)
+        assert [c["id"] for c in answer.json()] == ([made.text] if found else []), pattern
 
 
 @pytest.mark.parametrize(

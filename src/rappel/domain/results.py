@@ -19,7 +19,7 @@ groups:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from rappel.domain.codes import CallResult
@@ -70,6 +70,11 @@ def is_handled(result: CustomerResult) -> bool:
 
 def is_final(result: CustomerResult) -> bool:
     return result in HANDLED_RESULTS or result in CLOSED_RESULTS
+
+
+#: The `date` (next call) OBI shows for a final customer, which has none: the seed's
+#: 9999-12-31T23:59:59Z, so that `date` searches find it as they would that value.
+NEVER_DUE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 _CONNECTED: frozenset[CallResult] = frozenset(

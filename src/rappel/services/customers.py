@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from rappel.clock import Clock
@@ -35,7 +35,7 @@ from rappel.domain import phone
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import new_ordered_id
-from rappel.domain.results import CustomerResult
+from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, NEVER_DUE, CustomerResult
 from rappel.services import tenancy
 from rappel.store import campaigns as campaign_store
 from rappel.store import customer_import, customer_search
@@ -49,6 +49,7 @@ MAX_BULK = 1000
 #: Most customers one native bulk request may carry.
 MAX_NATIVE_BULK = 10000
 MAX_ATTRIBUTES = 100
+_FINISHED = HANDLED_RESULTS | CLOSED_RESULTS
 #: Tries of a bulk add's write when a concurrent add took one of its externalIds.
 WRITE_ATTEMPTS = 3
 MAX_VALUE = 4000
@@ -386,6 +387,19 @@ class CustomerQuery:
     limit: int = 100
 
 
+def _due_between(after: datetime | None, before: datetime | None) -> list[ColumnElement[bool]]:
+    """`date` / `dateEnd` on the date OBI shows: a final customer's is NEVER_DUE."""
+    C = store.C
+    never = and_(C.next_call_at.is_(None), C.result.in_([r.value for r in _FINISHED]))
+    out: list[ColumnElement[bool]] = []
+    if after is not None:
+        out.append(or_(C.next_call_at >= after, never))  # no time is after NEVER_DUE
+    if before is not None:
+        until = C.next_call_at <= before
+        out.append(or_(until, never) if before >= NEVER_DUE else until)
+    return out
+
+
 def list_customers(
     db: Database, tenant_id: str, campaign_id: str, query: CustomerQuery
 ) -> list[RowMapping]:
@@ -400,14 +414,11 @@ def list_customers(
         conditions.append(store.field_condition(name, pattern, sqlite=not db.is_postgres))
     if query.agent_ids is not None:
         conditions.append(C.agent_id.in_(list(query.agent_ids)))
-    for column, after, before in (
-        (C.next_call_at, query.date_after, query.date_before),
-        (C.modified_at, query.modified_after, query.modified_before),
-    ):
-        if after is not None:
-            conditions.append(column >= after)
-        if before is not None:
-            conditions.append(column <= before)
+    conditions += _due_between(query.date_after, query.date_before)
+    if query.modified_after is not None:
+        conditions.append(C.modified_at >= query.modified_after)
+    if query.modified_before is not None:
+        conditions.append(C.modified_at <= query.modified_before)
     if query.attribute_value is not None and not query.attribute_name:
         raise ValidationFailed("attributeName", "attributeName is required with attributeValue")
     attribute = (

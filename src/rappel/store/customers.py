@@ -304,6 +304,10 @@ def field_condition(field: str, pattern: str, *, sqlite: bool) -> ColumnElement[
     """One OBI field search as SQL; raises ValueError for a non-numeric integer search."""
     if field == "externalId":
         return exact_match(C.external_id, pattern, sqlite=sqlite)
+    if field == "numbers" and not pattern.endswith(("*", ";")):
+        # numbers keeps the client's text, and the seed's own example closes it with a
+        # separator ("+52145200;"): the number alone finds it too.
+        return or_(text_match(C.numbers, pattern), text_match(C.numbers, pattern + ";"))
     if field in TEXT_FIELDS:
         return text_match(TEXT_FIELDS[field], pattern)
     return int_match(INT_FIELDS[field], pattern)

@@ -29,7 +29,7 @@ from rappel.api.obi.http import (
 from rappel.bootstrap import Container
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import ValidationFailed
-from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS
+from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, NEVER_DUE
 from rappel.services import customers as svc
 from rappel.services.customers import ItemResult, NewCustomer, Outcome
 from rappel.services.tenancy import Principal
@@ -39,7 +39,6 @@ router = APIRouter(prefix="/RI/obi", tags=["OBI"])
 
 MAX_LIMIT = 1000
 #: The seed shows this for customers that will not be called again.
-NEVER = "9999-12-31T23:59:59Z"
 _FINAL = {r.value for r in HANDLED_RESULTS | CLOSED_RESULTS}
 _LIST_ITEMS = ("customer", "attribute")
 #: A customer's own dialingMode (the seed: one of PREVIEW, PREDICTIVE).
@@ -84,7 +83,7 @@ _QUERY = (
 def customer_json(row: RowMapping, *, include_script: bool) -> dict[str, Any]:
     date = format_time(row["next_call_at"])
     if date is None and row["result"] in _FINAL:
-        date = NEVER
+        date = format_time(NEVER_DUE)
     out: dict[str, Any] = {
         "attributes": {"attribute": [dict(a) for a in row["attributes"] or []]},
         "script": row["script"] if include_script and row["script"] else None,
