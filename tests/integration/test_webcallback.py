@@ -158,6 +158,33 @@ def test_post_form_body_works_like_get(http: httpx.Client, demo: str) -> None:
     assert answer.json()["status"] == "ok"
 
 
+def test_zeros_in_front_of_a_delay_do_not_change_it(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    answer = call(http, **{**TYPE1, "callback_delay": "0000000000000300"})
+    assert answer.json()["status"] == "ok"
+    with db.read() as conn:
+        start, created = conn.execute(
+            select(interactions.c.start_time, interactions.c.start_date)
+        ).one()
+    assert start - created == timedelta(seconds=300)
+
+
+def test_a_form_over_the_limits_is_refused_clearly_and_stores_nothing(
+    http: httpx.Client, db: Database, demo: str
+) -> None:
+    many = {**TYPE2, **{f"extra{i}": "x" for i in range(webcallback.MAX_FIELDS)}}
+    large = {**TYPE2, "padding": "x" * webcallback.MAX_BODY}
+    for form, status in ((many, 400), (large, 413)):
+        answer = http.post("/SC/webcallback.php", data={**form, "back": BACK})
+        assert answer.status_code == status
+        assert (answer.json()["status"], answer.json()["ctl_error"]) == ("error", 19)
+        assert "over" in answer.json()["message"]
+    assert row_counts(db) == (0, 0)
+    # The connection is still good for the next request.
+    assert http.post("/SC/webcallback.php", data=TYPE2).json()["status"] == "ok"
+
+
 def test_queue_accepts_its_id32_as_well_as_its_short_id(http: httpx.Client, demo: str) -> None:
     answer = call(http, **{**TYPE2, "queue_id": CALLBACK_QUEUE_ID.lower()})
     assert answer.json()["status"] == "ok"
@@ -179,6 +206,9 @@ def _disable(db: Database, tenant_id: str, field: str) -> None:
         ({**TYPE2, "queue_id": "999"}, 7, 400),
         ({**TYPE2, "queue_id": ""}, 7, 400),
         ({**TYPE2, "queue_id": "not-a-queue"}, 7, 400),
+        ({**TYPE2, "queue_id": "\u00b2"}, 7, 400),  # a digit to str.isdigit, not to int()
+        ({**TYPE2, "queue_id": "\uff11\uff10\uff13"}, 7, 400),  # full-width 103
+        ({**TYPE1, "callback_delay": "0000000000002592001"}, 11, 400),
         ({k: v for k, v in TYPE1.items() if k != "callback_type"}, 10, 400),
         ({**TYPE1, "callback_delay": "five"}, 11, 400),
         ({**TYPE1, "callback_delay": "-5"}, 11, 400),
@@ -395,7 +425,8 @@ def test_random_parameters_never_get_a_500_nor_partial_rows(
 
 
 @pytest.mark.parametrize(
-    ("name", "code"), [("phone", 17), ("extTransactionData", 16), ("back", 19)]
+    ("name", "code"),
+    [("phone", 17), ("extTransactionData", 16), ("back", 19), ("dialplan_id", 17)],
 )
 def test_nul_character_is_refused_with_the_fields_code_and_nothing_stored(
     http: httpx.Client, demo: str, name: str, code: int

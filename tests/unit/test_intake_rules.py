@@ -66,6 +66,16 @@ def test_due_now_is_queued_with_due_at_now(db: Database, clock: VirtualClock, te
     assert row["timeshift"] == 120  # Helsinki in winter
 
 
+def test_timeshift_is_the_offset_in_force_at_creation_across_a_clock_change(
+    db: Database, tenant: str
+) -> None:
+    # Helsinki moves to summer time at 01:00 UTC on 2026-03-29: 30 minutes later the
+    # local time is 04:30 (+180), though 01:30 read as a local time would still be +120.
+    clock = VirtualClock(datetime(2026, 3, 29, 1, 30, tzinfo=UTC))
+    row = svc.request_callback(db, clock, tenant, request(queue="7")).interaction
+    assert row["timeshift"] == 180
+
+
 def test_future_start_waits_on_a_timer_until_its_start(
     db: Database, clock: VirtualClock, tenant: str
 ) -> None:

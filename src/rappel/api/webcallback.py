@@ -34,6 +34,8 @@ from rappel.store.tenancy_cache import TenancyReader
 PATH = "/SC/webcallback.php"
 COMMITTER = "group_commit"
 MAX_BODY = 16 * 1024
+#: Fields of a POSTed form (the seed has 17 parameters).
+MAX_FIELDS = 100
 MAX_USERDATA = 4000
 MAX_SECONDS = 30 * 24 * 3600
 log = logging.getLogger("rappel.api.webcallback")
@@ -79,6 +81,7 @@ _NUL_CODES = {
     "channel_number": 13,
     "caller_id": 13,
     "queue_id": 7,
+    "dialplan_id": 17,
     "extTransactionData": 16,
     "ctl_userdata": 16,
 }
@@ -120,7 +123,10 @@ class BackRefused(Exception):
 async def webcallback(request: Request) -> Response:
     """8x8 web callback: request a callback (seed 002 parameters)."""
     c: Container = request.app.state.container
-    params = await _params(request)
+    try:
+        params = await _params(request)
+    except Failure as failure:  # before `back` is known: no redirect
+        return _body(failure, failure.status)
     verified = _Back(params.get("back") or None)
     allow = OutboundAllowlist.parse(c.settings.outbound_allow)
     nul = next((name for name, value in params.items() if "\x00" in name + value), None)
@@ -155,13 +161,17 @@ async def _params(request: Request) -> dict[str, str]:
     if request.method == "POST":
         kind = request.headers.get("content-type", "")
         if kind.startswith("multipart/form-data"):
-            form = await request.form(max_files=0, max_fields=100)
+            form = await request.form(max_files=0, max_fields=MAX_FIELDS)
             pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         else:
             raw = await request.body()
-            if len(raw) <= MAX_BODY:
-                text = raw.decode("utf-8", errors="replace")
-                pairs += parse_qsl(text, keep_blank_values=True, max_num_fields=100)
+            if len(raw) > MAX_BODY:
+                raise Failure(19, f"the form is over {MAX_BODY} bytes", 413)
+            text = raw.decode("utf-8", errors="replace")
+            try:
+                pairs += parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            except ValueError as exc:
+                raise Failure(19, f"the form has over {MAX_FIELDS} fields", 400) from exc
     params: dict[str, str] = {}
     for key, value in pairs:
         params.setdefault(key, value.strip())
@@ -266,7 +276,8 @@ def _seconds(text: str, name: str, minimum: int) -> int | None:
         return None
     if not text.isdigit() or not text.isascii():
         raise Failure(11, f"{name} is not numeric")
-    value = int(text[:12])
+    digits = text.lstrip("0") or "0"
+    value = int(digits) if len(digits) <= 12 else MAX_SECONDS + 1
     if value < minimum or value > MAX_SECONDS:
         raise Failure(11, f"{name} must be between {minimum} and {MAX_SECONDS} seconds")
     return value

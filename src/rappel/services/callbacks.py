@@ -282,7 +282,7 @@ def _resolve_queue(
         if req.flow is CallbackFlow.AGENT_FIRST:
             raise IntakeRefused(IntakeProblem.QUEUE_UNKNOWN, "queue_id", "a queue id is required")
         return None
-    if given.isdigit() and len(given) <= 9:
+    if given.isascii() and given.isdigit() and len(given) <= 9:
         queue = tenancy.queue_by_short_id(conn, tenant_id, int(given))
     elif is_id(given):
         queue = tenancy.queue(conn, tenant_id, parse_id(given, "queue_id"))
@@ -462,7 +462,7 @@ def _interaction_row(
     channel: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    offset = ZoneInfo(tenant.time_zone).utcoffset(now.replace(tzinfo=None))
+    offset = now.astimezone(ZoneInfo(tenant.time_zone)).utcoffset()
     return {
         "tenant_id": tenant.id,
         "id": cb.interaction_id,
