@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from rappel.services.demo import API_TOKEN, TEST_QUEUE_ID, WEB_ACTIVITY_ID, WEB_CAMPAIGN_ID
 from rappel.store.db import Database
@@ -275,3 +275,52 @@ def test_field_schema_and_activities_are_listed(http: httpx.Client, brussels: st
         headers=ACME,
     )
     assert bad.status_code == 422
+
+
+def stored(db: Database) -> tuple[int, int]:
+    """How many records and interactions there are (the demo seeds some records)."""
+    with db.read() as conn:
+        records = conn.execute(select(func.count()).select_from(customers)).scalar_one()
+        calls = conn.execute(select(func.count()).select_from(interactions)).scalar_one()
+    return records, calls
+
+
+LAST_MOMENT = "9999-12-31 23:59:59.000"
+
+
+@pytest.mark.parametrize(
+    ("field", "dates"),
+    [
+        ("DialStartDate", {"start": LAST_MOMENT, "end": LAST_MOMENT}),
+        ("DialEndDate", {"end": LAST_MOMENT}),
+        ("CreationTime", {"created": LAST_MOMENT}),
+    ],
+)
+def test_a_date_past_year_9999_in_utc_is_refused_naming_the_field(
+    http: httpx.Client, db: Database, demo: str, field: str, dates: dict[str, str]
+) -> None:
+    # The last second of 9999 in Los Angeles (the demo campaign's zone) is year 10000 in UTC.
+    before = stored(db)
+    values = {"start": local(1), "end": local(3), "created": local(0), **dates}
+    xml = ACTIVITY_SAMPLE.format(activity=WEB_ACTIVITY_ID, **values).replace(
+        "0123456789", "4155550123"
+    )
+    answer = post(http, "", xml)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.text.startswith(f"{field} is out of range")
+    assert stored(db) == before
+
+
+def test_a_date_before_year_1_in_utc_is_refused_naming_the_field(
+    http: httpx.Client, db: Database, brussels: str
+) -> None:
+    # Midnight on 1 January of year 1 in Brussels (UTC+1) would be year 0 in UTC.
+    before = stored(db)
+    xml = ACTIVITY_SAMPLE.format(
+        activity=BRUSSELS_ACTIVITY, start=local(1), end=local(3), created="0001-01-01 00:00:00"
+    )
+    answer = post(http, f"activity={BRUSSELS_ACTIVITY}", xml)
+    assert answer.status_code == 400, answer.text
+    assert answer.text.startswith("CreationTime is out of range")
+    assert stored(db) == before

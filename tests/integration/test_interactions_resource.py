@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,3 +181,70 @@ def test_list_pages_with_a_cursor_newest_first(http: httpx.Client, demo: str) ->
 @pytest.mark.parametrize("path", ["/v1/interactions", "/v1/interactions/" + "0" * 32])
 def test_reading_needs_a_token(http: httpx.Client, demo: str, path: str) -> None:
     assert http.get(path).status_code == 401
+
+
+def problem_field(answer: httpx.Response) -> str:
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    field: str = answer.json()["field"]
+    return field
+
+
+def cursor_at(stamp: str) -> str:
+    return base64.urlsafe_b64encode(f"{stamp}|{'A' * 32}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("start_date_from=9999-12-31T23:59:59-14:00", "start_date_from"),
+        ("start_date_to=0001-01-01T00:00:00%2B14:00", "start_date_to"),
+        ("start_time_from=0001-01-01T00:00:00%2B00:01", "start_time_from"),
+        ("start_time_to=9999-12-31T23:59:59-00:01", "start_time_to"),
+        (f"cursor={cursor_at('9999-12-31T23:59:59-14:00')}", "cursor"),
+        (f"cursor={cursor_at('0001-01-01T00:00:00+14:00')}", "cursor"),
+    ],
+)
+def test_list_refuses_times_outside_utc_years_1_to_9999(
+    http: httpx.Client, demo: str, query: str, field: str
+) -> None:
+    create(http, queue_id="103")
+    answer = http.get("/v1/interactions?" + query, headers=ACME)
+    assert problem_field(answer) == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"start_time": "0001-01-01T00:00:00+14:00"}, "start_time"),
+        ({"end_time": "9999-12-31T23:59:59-14:00"}, "end_time"),
+    ],
+)
+def test_reschedule_refuses_times_outside_utc_years_1_to_9999_and_changes_nothing(
+    http: httpx.Client, demo: str, body: dict[str, str], field: str
+) -> None:
+    path = f"/v1/interactions/{create(http, queue_id='103')['interaction_id']}"
+    before = http.get(path, headers=ACME).json()
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    answer = http.post(path + "/reschedule", json={"start_time": soon, **body}, headers=ACME)
+    assert problem_field(answer) == field
+    assert http.get(path, headers=ACME).json() == before
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("customer_number=%00", "customer_number"),
+        ("udata.order=%00", "udata.order"),
+        ("udata.a%00b=1", "udata.a\\0b"),
+        ("param.x=%00", "param.x"),
+        ("param.x%00=1", "param.x\\0"),
+    ],
+)
+def test_list_refuses_nul_in_filters_on_every_database(
+    http: httpx.Client, demo: str, query: str, field: str
+) -> None:
+    # A stored row makes SQLite evaluate the JSON path, where a NUL would end it early.
+    create(http, queue_id="103", udata={"order": "42"})
+    answer = http.get("/v1/interactions?" + query, headers=ACME)
+    assert problem_field(answer) == field

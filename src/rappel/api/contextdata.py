@@ -160,8 +160,8 @@ def _request(
     zone = campaign["time_zone"] or tenant.time_zone
     udata = {}
     if data.creation_time is not None:
-        udata["CreationTime"] = _utc(data.creation_time, zone).isoformat()
-    start = _utc(data.dial_start, zone) if data.dial_start else None
+        udata["CreationTime"] = _utc(data.creation_time, zone, "CreationTime").isoformat()
+    start = _utc(data.dial_start, zone, "DialStartDate") if data.dial_start else None
     req = svc.CallbackRequest(
         phone=phones[0][1],
         extra_phones=tuple(p for _, p in phones[1:]),
@@ -170,7 +170,7 @@ def _request(
         source="nixxis",
         queue=campaign["queue_id"],
         start_time=max(start, now) if start else None,
-        end_time=_utc(data.dial_end, zone) if data.dial_end else None,
+        end_time=_utc(data.dial_end, zone, "DialEndDate") if data.dial_end else None,
         udata=udata,
         campaign_id=campaign["id"],
         activity_id=activity_id,
@@ -181,8 +181,16 @@ def _request(
     return req, phones[0][0]
 
 
-def _utc(local: datetime, zone: str) -> datetime:
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+def _utc(local: datetime, zone: str, name: str) -> datetime:
+    """`local`, read in the campaign's time zone, in UTC."""
+    try:
+        return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    except OverflowError as exc:
+        # Near year 1 or 9999 the zone's offset can carry the instant past what a
+        # datetime (and so the database) holds: bad input, not a server fault.
+        raise ValidationFailed(
+            name, f"{name} is out of range: in {zone} it falls outside years 1 to 9999 UTC"
+        ) from exc
 
 
 def _render_error(

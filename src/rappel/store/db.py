@@ -131,6 +131,12 @@ class Database:
                 yield conn
         except OperationalError as exc:
             raise ServiceUnavailable("the database is not available") from exc
+        except DataError as exc:
+            # A value the database cannot compare (NUL in text, out of range) is bad input,
+            # as it is for a write (see _transaction): not a server fault.
+            raise ValidationFailed(
+                "request", "a value cannot be looked up (NUL character or out of range)"
+            ) from exc
 
     def ping(self) -> bool:
         try:

@@ -89,7 +89,7 @@ def decode_cursor(token: str) -> Cursor:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         stamp, interaction_id = text.split("|", 1)
         return Cursor(_aware(stamp, "cursor"), parse_id(interaction_id, "cursor"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeDecodeError, ValueError, ValidationFailed) as exc:
         raise ValidationFailed("cursor", "cursor is not one this API handed out") from exc
 
 
@@ -98,9 +98,30 @@ def _aware(text: str, name: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValidationFailed(name, f"{name} must be an ISO 8601 date-time") from exc
+    return _in_utc(moment, name)
+
+
+def _in_utc(moment: datetime, name: str) -> datetime:
+    """`moment` in UTC; naive times and instants UTC cannot hold are refused."""
     if moment.tzinfo is None:
         raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        # 9999-12-31T23:59:59-14:00 is a valid ISO 8601 date-time, but in UTC it is
+        # year 10000: neither Python nor the database can hold it.
+        raise ValidationFailed(
+            name, f"{name} is out of range: in UTC it falls outside years 1 to 9999"
+        ) from exc
+
+
+def _refuse_nul(request: Request) -> None:
+    # Neither database can search for a NUL character: PostgreSQL text refuses it,
+    # and SQLite's JSON path ends at it (a malformed path for `udata.<key>`).
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "\\0")
+            raise ValidationFailed(name, f"{name} must not contain a NUL character")
 
 
 def _optional_time(text: str | None, name: str) -> datetime | None:
@@ -145,6 +166,7 @@ def list_interactions(
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     """Callback interactions, newest first; `udata.<key>=<v>` and `param.<name>=<v>` filter too."""
+    _refuse_nul(request)
     where = _filter(
         request,
         status=status,
@@ -201,13 +223,10 @@ def reschedule_interaction(
     c: Container = Depends(container),
 ) -> dict[str, Any]:
     """New start_time/end_time while the callback still waits; 409 once in process or ended."""
-    for name, value in (("start_time", body.start_time), ("end_time", body.end_time)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
+    start = _in_utc(body.start_time, "start_time")
+    end = _in_utc(body.end_time, "end_time") if body.end_time is not None else None
     return render(
-        manage.reschedule_callback(
-            c.db, c.clock, who.tenant_id, interaction_id, body.start_time, body.end_time
-        )
+        manage.reschedule_callback(c.db, c.clock, who.tenant_id, interaction_id, start, end)
     )
 
 
