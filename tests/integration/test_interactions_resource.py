@@ -23,7 +23,9 @@ DOCUMENTED = {
     "customer_number", "attempts", "call_result", "dn", "location", "callback_server_id",
     "customer_id", "interaction_id", "status", "entity_type", "type", "media_type",
     "external_id", "owner_id", "creator_app_id", "start_date", "end_date", "timeshift",
-    "subject", "stopped_reason", "udata",
+    "subject", "stopped_reason", "udata", "sub_type", "parent_id", "thread_id",
+    "category_id", "allow_children", "text", "structured_text", "structured_text_mime",
+    "binary_content", "binary_content_mime", "binary_content_size",
 }  # fmt: skip
 
 
@@ -49,6 +51,8 @@ def test_resource_has_exactly_the_documented_fields(http: httpx.Client, demo: st
     assert item["udata"] == {"order": "42"}
     assert item["external_id"] == "crm-7"
     assert item["timeshift"] in (-480, -420)  # America/Los_Angeles
+    assert item["thread_id"] == made["interaction_id"]
+    assert item["allow_children"] is False
     for name in ("start_time", "start_date"):
         assert ISO_MS_Z.match(item[name]), item[name]
 

@@ -37,7 +37,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def render(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored interaction in the Genesys resource shape (exactly the documented names)."""
+    """A stored interaction in the Genesys resource shape: every documented field, by name."""
     return {
         "callback_status": row["callback_status"],
         "callback_type": row["callback_type"],
@@ -55,15 +55,28 @@ def render(row: dict[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "entity_type": int(EntityType.CALLBACK),
         "type": "outbound",
+        "sub_type": None,
         "media_type": "callback",
+        # A callback starts no thread of its own and takes no children.
+        "parent_id": None,
+        "thread_id": row["id"],
         "external_id": row["external_id"],
         "owner_id": row["owner_id"],
         "creator_app_id": row["creator_app_id"],
         "start_date": iso(row["start_date"]),
         "end_date": iso(row["end_date"]),
         "timeshift": row["timeshift"],
+        "category_id": None,
+        "allow_children": False,
         "subject": row["subject"],
         "stopped_reason": row["stopped_reason"],
+        # A callback carries no content of its own.
+        "text": None,
+        "structured_text": None,
+        "structured_text_mime": None,
+        "binary_content": None,
+        "binary_content_mime": None,
+        "binary_content_size": None,
         "udata": dict(row["udata"] or {}),
     }
 
