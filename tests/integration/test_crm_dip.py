@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import sqlite3
+import string
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import select, text
@@ -22,7 +25,7 @@ from rappel.domain.codes import CallbackFlow
 from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.services import callbacks, crm_dip, crm_dip_config, interactions, session_params
 from rappel.services.crm_dip import DipOutcome
-from rappel.services.demo import CALLBACK_QUEUE_ID, TEST_QUEUE_ID
+from rappel.services.demo import API_TOKEN, CALLBACK_QUEUE_ID, TEST_QUEUE_ID
 from rappel.store import datadip as store
 from rappel.store.db import Database
 from rappel.store.tables import crm_dip_configs, metadata
@@ -30,6 +33,7 @@ from tests.conftest import make_settings
 from tests.support.loopback import LoopbackServer, Reply
 
 TOKEN = "crm-bearer-token-7d1e5a0c9b"
+ADMIN = {"Authorization": f"Bearer {API_TOKEN}"}
 MAPPINGS = [
     {"key": "phone-num", "source": "customer_number_national"},
     {"key": "account-num", "source": "udata:account"},
@@ -373,3 +377,107 @@ def database_bytes(db: Database) -> bytes:
             for table in metadata.sorted_tables
         ]
     return "\n".join(value for table_rows in rows for value in table_rows).encode()
+
+
+NOTES = "".join(random.Random(4).choices(string.ascii_letters + string.digits, k=9000))
+LONG_NAME = "n" * 230
+MIXED_ANSWER: dict[str, Any] = {
+    "parameters": {
+        "name": {"value": "Tom Callahan", "displayToAgent": True, "saveToDatabase": True},
+        # Random, so that PostgreSQL cannot compress it under its index entry limit.
+        "notes": {"value": NOTES, "displayToAgent": True, "saveToDatabase": True},
+        LONG_NAME: {"value": "v", "displayToAgent": True, "saveToDatabase": True},
+        "nul": {"value": "x\u0000y", "displayToAgent": True, "saveToDatabase": True},
+        "broken": {"value": "\ud800", "displayToAgent": True, "saveToDatabase": True},
+        "\ud800": {"value": "v", "displayToAgent": True, "saveToDatabase": False},
+        "ssn-last-four": {"value": "3456", "displayToAgent": True, "saveToDatabase": False},
+    }
+}
+
+
+def test_a_parameter_the_database_cannot_hold_costs_only_itself(
+    app: Container, demo: str, crm: LoopbackServer
+) -> None:
+    # Reply.json escapes the lone surrogates as \ud800, as a CRM's JSON would.
+    crm.reply("/dip", Reply.json(MIXED_ANSWER))
+    configure(app, demo, crm.url("/dip"))
+    interaction = new_callback(app, demo)
+
+    outcome = run_dip(app, demo, interaction)
+
+    assert outcome.ok
+    assert outcome.parameter_count == 7
+    assert saved(app, demo, interaction) == {"name": "Tom Callahan"}
+    held = session_params.store_for(app).all(demo, interaction)
+    assert set(held) == {"name", "notes", LONG_NAME, "ssn-last-four"}
+    assert held["notes"].value == NOTES
+    [entry] = log_rows(app, demo, interaction)
+    assert (entry["ok"], entry["parameter_count"]) == (True, 7)
+    assert entry["reason"] == outcome.reason
+    for note in (
+        "'notes' not saved: value longer than 1024 bytes",
+        f"{LONG_NAME[:40]!r} not saved: name longer than 200 characters",
+        "'nul' dropped: NUL or unpaired surrogate",
+        "'broken' dropped",
+        "'\\ud800' dropped",
+    ):
+        assert note in entry["reason"]
+    assert NOTES[:100] not in entry["reason"]
+    assert "3456" not in entry["reason"]
+
+
+def test_a_value_the_database_refuses_does_not_take_its_neighbours_with_it(
+    app: Container, demo: str
+) -> None:
+    # Unscreened input straight to the store: the safety net under the screening.
+    interaction = new_callback(app, demo)
+    values = {"good": ("1", True), "bad": ("\ud800", True), "other": ("2", False)}
+    with app.db.begin() as conn:
+        refused = store.save_parameters(conn, demo, interaction, values)
+    assert set(refused) == {"bad"}
+    assert saved(app, demo, interaction) == {"good": "1", "other": "2"}
+
+
+@pytest.mark.parametrize("token", ["t\u00f6k\u00e9n", "\ud800", "two words", "tab\there"])
+def test_token_must_be_visible_ascii_and_nothing_is_stored_otherwise(
+    app: Container, demo: str, token: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        configure(app, demo, "http://127.0.0.1:9/dip", token=token)
+    assert caught.value.field == "token"
+    assert crm_dip_config.list_crm_configs(app, demo) == []
+
+
+def test_token_stored_before_the_ascii_rule_fails_the_dip_and_is_logged(
+    app: Container, demo: str, crm: LoopbackServer
+) -> None:
+    configure(app, demo, crm.url("/dip"))
+    legacy = crm_dip_config.token_cipher(app.secret).encrypt("t\u00f6k\u00e9n".encode()).decode()
+    with app.db.begin() as conn:
+        conn.execute(crm_dip_configs.update().values(token_encrypted=legacy))
+    interaction = new_callback(app, demo)
+
+    outcome = run_dip(app, demo, interaction)
+
+    assert outcome is not None
+    assert not outcome.ok
+    assert "bearer token" in outcome.reason
+    [entry] = log_rows(app, demo, interaction)
+    assert entry["ok"] is False
+    assert "bearer token" in entry["reason"]
+    assert crm.requests == []
+
+
+def test_token_that_is_not_text_gets_422_over_http(http: httpx.Client, demo: str) -> None:
+    body = (
+        b'{"url": "http://127.0.0.1:9/dip", "token": "\\ud800",'
+        b' "mappings": [{"key": "phone-num", "source": "customer_number"}]}'
+    )
+    answer = http.put(
+        "/v1/crm-dips/tenant",
+        content=body,
+        headers={**ADMIN, "content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "token"
+    assert http.get("/v1/crm-dips", headers=ADMIN).json() == []

@@ -229,7 +229,36 @@ def test_redirect_to_a_private_address_is_a_failed_dip(
     assert result.reason.startswith("target refused")
 
 
-@pytest.mark.parametrize("token", ["", "abc\r\nX-Injected: 1"])
+def test_token_stays_with_the_crm_when_it_redirects_to_another_origin(
+    server: LoopbackServer, harness: Harness
+) -> None:
+    with LoopbackServer() as other:
+        server.reply("/dip", Reply.redirect(other.url("/dip"), status=307))
+        other.reply("/dip", Reply(status=401))
+        result = harness.dip(server.url("/dip"))
+        [elsewhere] = other.requests_to("/dip")
+    assert server.requests_to("/dip")[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert "authorization" not in elsewhere.headers
+    assert elsewhere.json() == REQUEST
+    # The unauthenticated hop's 401 decides; it is not blamed on the token, nor retried.
+    assert not result.succeeded
+    assert "redirected to another origin" in result.reason
+    assert "HTTP 401" in result.reason
+    assert len(server.requests_to("/dip")) == 1
+    assert_no_secret(result)
+
+
+def test_redirect_on_the_same_origin_keeps_the_token(
+    server: LoopbackServer, harness: Harness
+) -> None:
+    server.reply("/dip", Reply.redirect("/v2/dip", status=308))
+    server.reply("/v2/dip", Reply.json(SEED_ANSWER))
+    assert harness.dip(server.url("/dip")).succeeded
+    [moved] = server.requests_to("/v2/dip")
+    assert moved.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("token", ["", "abc\r\nX-Injected: 1", "t\u00f6k\u00e9n", "a b"])
 def test_unusable_token_fails_before_any_request(
     server: LoopbackServer, harness: Harness, token: str
 ) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import insert
 
 from rappel.clock import WallClock
@@ -12,6 +15,7 @@ from rappel.domain.ids import new_id
 from rappel.domain.tenancy import TokenKind
 from rappel.services import tenancy
 from rappel.services.demo import API_TOKEN, DATADIP_TOKEN, TEST_CAMPAIGN_ID, WEB_CAMPAIGN_ID
+from rappel.store import datadip as store
 from rappel.store.customers import attribute_rows
 from rappel.store.db import Database
 from rappel.store.tables import customer_attributes, customers
@@ -230,6 +234,15 @@ BAD_BODIES = [
     (b'{"favourite-colour": "blue"}', 422, "unknown key"),
     (b"{}", 422, "at least one key"),
     (b'{"account-num": NaN}', 400, "not valid JSON"),
+    # JSON would guess UTF-16 and UTF-32 from the bytes; the body must be UTF-8.
+    ('{"account-num": "76541643"}'.encode("utf-16"), 400, "not UTF-8"),
+    ('{"account-num": "76541643"}'.encode("utf-32"), 400, "not UTF-8"),
+    # Escapes of unpaired surrogates are no text: nothing to look up or to name.
+    (b'{"account-num": "\\ud800"}', 400, "unpaired surrogate"),
+    (b'{"phone-num": "801555\\udc001234"}', 400, "unpaired surrogate"),
+    (b'{"\\ud800": "1"}', 400, "unpaired surrogate"),
+    (b'{"account-num": "7654\\u00001643"}', 422, "NUL"),
+    (b'{"phone-num": "801555\\u00001234"}', 422, "NUL"),
 ]
 
 
@@ -241,6 +254,23 @@ def test_bad_bodies_get_clear_4xx_json_errors(http: httpx.Client, demo: str) -> 
         )
         assert answer.status_code == status, body
         assert words in answer.json()["detail"], body
+
+
+def test_value_with_nul_is_refused_before_any_lookup_naming_its_key(
+    http: httpx.Client, demo: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b'{"account-num": "7654\\u00001643"}'
+    answer = http.post("/datadip", content=body, headers=DIP)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "account-num"
+    assert "1643" not in caplog.text
+
+
+def test_utf8_body_with_a_byte_order_mark_is_still_read(http: httpx.Client, demo: str) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(SEED_REQUEST).encode()
+    answer = http.post("/datadip", content=body, headers=DIP)
+    assert answer.status_code == 200
+    assert answer.json() == SEED_ANSWER
 
 
 def test_oversized_body_gets_413(http: httpx.Client, demo: str) -> None:
@@ -291,3 +321,53 @@ def test_provider_config_round_trips_and_is_validated(http: httpx.Client, demo: 
     }
     assert http.put("/v1/datadip/provider-config", json=stringly, headers=ADMIN).status_code == 422
     assert http.get("/v1/datadip/provider-config", headers=DIP).status_code == 401
+
+
+def test_provider_campaigns_must_be_campaigns_of_the_tenant(http: httpx.Client, demo: str) -> None:
+    db: Database = http.app_db  # type: ignore[attr-defined]
+    kept = {**NAME_ONLY, "campaigns": [TEST_CAMPAIGN_ID]}
+    http.put("/v1/datadip/provider-config", json=kept, headers=ADMIN).raise_for_status()
+
+    for entry, words in (
+        ("\u0000", "32-character hex id"),
+        ("nonexistent", "32-character hex id"),
+        ("F" * 32, "no campaign"),
+    ):
+        bad = {**NAME_ONLY, "campaigns": [WEB_CAMPAIGN_ID, entry]}
+        answer = http.put("/v1/datadip/provider-config", json=bad, headers=ADMIN)
+        assert answer.status_code == 422, entry
+        assert answer.json()["field"] == "campaigns[1]", entry
+        assert words in answer.json()["detail"], entry
+    # Nothing was stored: the earlier configuration stands and dips still work.
+    assert http.get("/v1/datadip/provider-config", headers=ADMIN).json() == kept
+    assert http.post("/datadip", json=SEED_REQUEST, headers=DIP).status_code == 200
+
+    # Another tenant cannot name Acme's campaigns.
+    other = tenancy.create_tenant(db, WallClock(), {"name": "Other"})
+    admin = tenancy.create_token(db, WallClock(), other.id, "admin").token
+    theirs = {**NAME_ONLY, "campaigns": [WEB_CAMPAIGN_ID]}
+    answer = http.put(
+        "/v1/datadip/provider-config", json=theirs, headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert answer.status_code == 422
+    assert "no campaign" in answer.json()["detail"]
+
+    dashed = str(uuid.UUID(WEB_CAMPAIGN_ID)).lower()
+    written = {**NAME_ONLY, "campaigns": [dashed]}
+    answer = http.put("/v1/datadip/provider-config", json=written, headers=ADMIN)
+    assert answer.status_code == 200
+    assert answer.json()["campaigns"] == [WEB_CAMPAIGN_ID]
+
+
+def test_configuration_stored_before_campaigns_were_checked_gets_409_not_500(
+    http: httpx.Client, demo: str
+) -> None:
+    db: Database = http.app_db  # type: ignore[attr-defined]
+    with db.begin() as conn:
+        store.put_provider_config(
+            conn, demo, {**NAME_ONLY, "campaigns": ["\u0000"]}, datetime.now(UTC)
+        )
+    answer = http.post("/datadip", json={"phone-num": "8015551234"}, headers=DIP)
+    assert answer.status_code == 409
+    assert "campaigns[0]" in answer.json()["detail"]
+    assert http.get("/v1/datadip/provider-config", headers=ADMIN).status_code == 409

@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from rappel.clock import WallClock
 from rappel.domain.errors import ValidationFailed
@@ -71,6 +80,14 @@ def test_public_address_passes_and_is_the_one_to_connect_to() -> None:
         ("64:ff9b::7f00:1", "loopback"),
         ("fc00::1", "private"),
         ("192.0.2.1", "private"),
+        # 6to4 (2002::/16) carries an IPv4 address in bits 16-47.
+        ("2002:7f00:1::", "loopback"),
+        ("2002:a9fe:a9fe::", "cloud metadata"),
+        ("2002:a00:1::1", "private"),
+        ("2002:6440:1::", "carrier-grade NAT"),
+        # Teredo (2001:0::/32): the client's IPv4 address is the last 32 bits, inverted.
+        ("2001:0:5db8:d70e::80ff:fffe", "loopback"),
+        ("2001:0:5db8:d70e::5601:5601", "cloud metadata"),
     ],
 )
 def test_forbidden_addresses_are_refused_with_their_reason(address: str, reason: str) -> None:
@@ -109,6 +126,19 @@ def test_metadata_address_needs_an_exact_allowlist_entry() -> None:
         check_url("http://169.254.169.254/", OutboundAllowlist.parse("169.254.0.0/16"), PUBLIC)
     exact = OutboundAllowlist.parse("169.254.169.254/32")
     assert check_url("http://169.254.169.254/", exact, PUBLIC).address == "169.254.169.254"
+
+
+def test_6to4_address_of_a_public_ipv4_host_passes() -> None:
+    resolver = resolving({"v6.example.com": ["2002:5db8:d70e::1"]})
+    assert check_url("http://v6.example.com/", NOTHING, resolver).address == "2002:5db8:d70e::1"
+
+
+def test_metadata_inside_6to4_needs_an_exact_allowlist_entry() -> None:
+    resolver = resolving({"v6.example.com": ["2002:a9fe:a9fe::"]})
+    with pytest.raises(TargetRefused, match="metadata"):
+        check_url("http://v6.example.com/", OutboundAllowlist.parse("2002::/16"), resolver)
+    exact = OutboundAllowlist.parse("2002:a9fe:a9fe::/128")
+    assert check_url("http://v6.example.com/", exact, resolver).address == "2002:a9fe:a9fe::"
 
 
 def test_unresolvable_host_is_a_resolution_failure() -> None:
@@ -168,6 +198,74 @@ def test_malformed_allowlist_network_is_refused() -> None:
 # The client, against a real loopback server --------------------------------
 
 
+def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for `host` that is its own CA, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class TlsRedirector:
+    """An https server on 127.0.0.1 that answers every POST with a 307 to `location`."""
+
+    def __init__(self, cert: Path, key: Path, location: str) -> None:
+        self.paths: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                outer.paths.append(self.path)
+                self.send_response(307)
+                self.send_header("location", location)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def __enter__(self) -> TlsRedirector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
 def run(scenario: Callable[[GuardedHttpClient], Awaitable[T]], allow: str = "", **kw: object) -> T:
     table = resolving({"crm.test": ["127.0.0.1"], "localhost": ["127.0.0.1"]})
 
@@ -185,9 +283,12 @@ def run(scenario: Callable[[GuardedHttpClient], Awaitable[T]], allow: str = "", 
     return asyncio.run(main())
 
 
-def post(url: str, timeout_s: float = 5.0) -> Callable[[GuardedHttpClient], Awaitable[HttpOutcome]]:
+def post(
+    url: str, timeout_s: float = 5.0, headers: dict[str, str] | None = None
+) -> Callable[[GuardedHttpClient], Awaitable[HttpOutcome]]:
     async def scenario(client: GuardedHttpClient) -> HttpOutcome:
-        return await client.post_json(url, {"a": "b"}, {"x-trace": "1"}, timeout_s)
+        sent = {"x-trace": "1", **(headers or {})}
+        return await client.post_json(url, {"a": "b"}, sent, timeout_s)
 
     return scenario
 
@@ -246,6 +347,83 @@ def test_allowed_redirect_is_followed_with_the_body(server: LoopbackServer) -> N
     assert outcome.ok
     assert outcome.status == 204
     assert server.requests_to("/new")[0].json() == {"a": "b"}
+
+
+CREDENTIALS = {"authorization": "Bearer s3cr3t-0123456789", "cookie": "session=s3cr3t"}
+
+
+@pytest.mark.parametrize("other_host", ["127.0.0.1", "localhost"], ids=["other-port", "other-name"])
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_credentials_never_follow_a_redirect_to_another_origin(
+    server: LoopbackServer, other_host: str, status: int
+) -> None:
+    with LoopbackServer() as other:
+        # Another port, or the same address and port under another host name.
+        port = other.port if other_host == "127.0.0.1" else server.port
+        target = other if other_host == "127.0.0.1" else server
+        server.reply("/dip", Reply.redirect(f"http://{other_host}:{port}/elsewhere", status))
+        target.reply("/elsewhere", Reply(status=401))
+        outcome = run(post(server.url("/dip"), headers=CREDENTIALS), allow="127.0.0.1/32")
+
+        [first] = server.requests_to("/dip")
+        [second] = target.requests_to("/elsewhere")
+    assert first.headers["authorization"] == CREDENTIALS["authorization"]
+    assert first.headers["cookie"] == CREDENTIALS["cookie"]
+    assert "authorization" not in second.headers
+    assert "cookie" not in second.headers
+    assert second.headers["x-trace"] == "1"
+    assert second.json() == {"a": "b"}
+    assert outcome.failure is FailureKind.HTTP_STATUS
+    assert outcome.status == 401
+    assert outcome.credentials_withheld
+    assert "another origin" in outcome.detail
+
+
+def test_credentials_follow_a_redirect_on_the_same_origin(server: LoopbackServer) -> None:
+    server.reply("/old", Reply.redirect("/new", status=307))
+    server.reply("/new", Reply(status=204))
+    outcome = run(post(server.url("/old"), headers=CREDENTIALS), allow="127.0.0.1/32")
+    assert outcome.ok
+    assert not outcome.credentials_withheld
+    [moved] = server.requests_to("/new")
+    assert moved.headers["authorization"] == CREDENTIALS["authorization"]
+
+
+def test_redirect_from_https_to_http_is_not_followed(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    server.reply("/plain", Reply(status=204))
+    cert, key = self_signed_certificate(tmp_path, "crm.test")
+    with TlsRedirector(cert, key, server.url("/plain")) as tls:
+        table = resolving({"crm.test": ["127.0.0.1"]})
+
+        async def main() -> HttpOutcome:
+            trusted = ssl.create_default_context(cafile=str(cert))
+            async with httpx.AsyncClient(trust_env=False, verify=trusted) as client:
+                guarded = GuardedHttpClient(
+                    client, OutboundAllowlist.parse("127.0.0.1/32"), table, WallClock()
+                )
+                return await guarded.post_json(
+                    f"https://crm.test:{tls.port}/dip", {"a": "b"}, CREDENTIALS, 5.0
+                )
+
+        outcome = asyncio.run(main())
+        assert tls.paths == ["/dip"]  # the https hop itself was reached
+    assert outcome.failure is FailureKind.REFUSED_TARGET
+    assert not outcome.retriable
+    assert "from https to http" in outcome.detail
+    assert server.requests == []
+
+
+def test_header_that_is_not_ascii_is_a_permanent_failure_not_an_exception(
+    server: LoopbackServer,
+) -> None:
+    headers = {"authorization": "Bearer t\u00f6k\u00e9n"}
+    outcome = run(post(server.url("/dip"), headers=headers), allow="127.0.0.1/32")
+    assert outcome.failure is FailureKind.INVALID_REQUEST
+    assert not outcome.retriable
+    assert "t\u00f6k\u00e9n" not in outcome.detail
+    assert server.requests == []
 
 
 def test_redirect_loop_stops_after_the_limit(server: LoopbackServer) -> None:

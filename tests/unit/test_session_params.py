@@ -16,6 +16,7 @@ from rappel.domain.datadip import (
 )
 from rappel.domain.errors import ValidationFailed
 from rappel.integrations.datadip_client import SessionParameter
+from rappel.services.crm_dip import screen
 from rappel.services.session_params import SessionParameterStore
 
 SHOWN_SAVED = SessionParameter("Tom Callahan", True, True)
@@ -136,6 +137,11 @@ def test_request_keys_come_back_in_priority_order_without_empty_values() -> None
         (b'{"a": 1}', ValidationFailed),
         (b'{"colour": "x"}', ValidationFailed),
         (b"{" + b" " * 17000 + b"}", MalformedDipRequest),
+        ('{"phone-num": "1"}'.encode("utf-16-le"), MalformedDipRequest),
+        ('{"phone-num": "1"}'.encode("utf-32"), MalformedDipRequest),
+        (b'{"phone-num": "\\ud800"}', MalformedDipRequest),
+        (b'{"\\udfff": "1"}', MalformedDipRequest),
+        (b'{"phone-num": "1\\u00002"}', ValidationFailed),
     ],
 )
 def test_bad_requests_are_refused(body: bytes, error: type[Exception]) -> None:
@@ -178,3 +184,53 @@ def test_dip_at_both_includes_both_stages() -> None:
     assert DipAt.BOTH.includes(DipStage.INTAKE)
     assert DipAt.BOTH.includes(DipStage.OFFER)
     assert not DipAt.OFFER.includes(DipStage.INTAKE)
+
+
+def test_a_surrogate_pair_is_text_and_passes() -> None:
+    given = read_dip_request(b'{"account-num": "\\ud83d\\ude00"}', CONFIG)
+    assert given[0][1] == "\U0001f600"
+
+
+def test_provider_campaigns_are_ids_normalised_and_deduplicated() -> None:
+    dashed = "38e8f8df-0a4f-d5b1-d0f8-df4a618b0001"
+    config = parse_provider_config({**CONFIG.to_json(), "campaigns": [dashed, dashed.upper()]})
+    assert config.campaigns == ("38E8F8DF0A4FD5B1D0F8DF4A618B0001",)
+    for bad in ("\u0000", "x" * 5000, "", "38E8F8DF"):
+        with pytest.raises(ValidationFailed) as caught:
+            parse_provider_config({**CONFIG.to_json(), "campaigns": [bad]})
+        assert caught.value.field == "campaigns[0]"
+
+
+NOT_TEXT = "x\u0000y"
+
+
+def test_screening_keeps_what_can_be_held_and_saves_what_can_be_saved() -> None:
+    screened = screen(
+        {
+            "name": SHOWN_SAVED,
+            "ssn": SHOWN_SECRET,
+            "long-value": SessionParameter("\u00e9" * 513, True, True),
+            "fits": SessionParameter("\u00e9" * 512, False, True),
+            "n" * 201: SessionParameter("v", True, True),
+            "n" * 200: SessionParameter("v", True, True),
+            "nul": SessionParameter(NOT_TEXT, True, False),
+            "surrogate": SessionParameter("\ud800", True, True),
+            "\ud800": HIDDEN,
+            "a\u0000": HIDDEN,
+        }
+    )
+    assert set(screened.held) == {"name", "ssn", "long-value", "fits", "n" * 201, "n" * 200}
+    assert screened.saved == {
+        "name": ("Tom Callahan", True),
+        "fits": ("\u00e9" * 512, False),
+        "n" * 200: ("v", True),
+    }
+    assert screened.notes == (
+        "parameter 'long-value' not saved: value longer than 1024 bytes",
+        f"parameter {'n' * 40!r} not saved: name longer than 200 characters",
+        "parameter 'nul' dropped: NUL or unpaired surrogate",
+        "parameter 'surrogate' dropped: NUL or unpaired surrogate",
+        "parameter '\\ud800' dropped: NUL or unpaired surrogate",
+        "parameter 'a\\x00' dropped: NUL or unpaired surrogate",
+    )
+    assert all("3456" not in note and NOT_TEXT not in note for note in screened.notes)

@@ -2,8 +2,9 @@
 
 Authentication is `Authorization: Bearer <data-dip token>` (tokens of kind
 `datadip`; API tokens are refused here and data-dip tokens everywhere else).
-Errors are problem+json: 401 no or wrong token, 400 not a JSON object, 413
-over 16 KiB, 422 a non-string value or an unknown key, 404 no configuration.
+Errors are problem+json: 401 no or wrong token, 400 not UTF-8 or not a JSON
+object (or an unpaired surrogate escape), 413 over 16 KiB, 422 a non-string,
+too long or NUL-holding value or an unknown key, 404 no configuration.
 
 The plugin also mounts the native configuration routes, starts the CRM
 dipper with the app (so dips started from worker threads have a loop to run

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from rappel.domain.errors import RappelError, ValidationFailed
+from rappel.domain.ids import parse_id
 
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_NAME_LENGTH = 200
@@ -165,7 +166,8 @@ def parse_provider_config(document: Mapping[str, Any]) -> ProviderConfig:
     campaigns = document.get("campaigns", [])
     if not isinstance(campaigns, list) or not all(isinstance(c, str) for c in campaigns):
         raise ValidationFailed("campaigns", "campaigns must be a list of campaign ids")
-    return ProviderConfig(keys, returns, tuple(c.upper().replace("-", "") for c in campaigns))
+    ids = tuple(parse_id(c, f"campaigns[{i}]") for i, c in enumerate(campaigns))
+    return ProviderConfig(keys, returns, tuple(dict.fromkeys(ids)))
 
 
 def _unique(names: Sequence[str], field: str) -> None:
@@ -179,19 +181,14 @@ def _unique(names: Sequence[str], field: str) -> None:
 def read_dip_request(body: bytes, config: ProviderConfig) -> list[tuple[KeyMapping, str]]:
     """The keys given, in the tenant's priority order, with their values.
 
-    Raises MalformedDipRequest (not a JSON object of strings) or
-    ValidationFailed (a key the tenant has not configured, or no key at all).
+    Raises MalformedDipRequest (not UTF-8, not a JSON object of strings, an
+    unpaired surrogate) or ValidationFailed (a value that is not a string, too
+    long or holding NUL; a key the tenant has not configured, or no key at all).
     Empty values count as not given: an IVR sends what it did not collect as "".
     """
     if len(body) > MAX_REQUEST_BYTES:
         raise MalformedDipRequest(f"the body is larger than {MAX_REQUEST_BYTES} bytes")
-    try:
-        document = json.loads(body, object_pairs_hook=_pairs, parse_constant=_constant)
-    except (ValueError, RecursionError) as exc:
-        detail = str(exc) if isinstance(exc, _Duplicate) else "the body is not valid JSON"
-        raise MalformedDipRequest(detail) from exc
-    if not isinstance(document, dict):
-        raise MalformedDipRequest("the body must be a JSON object of key names and values")
+    document = _json_object(body)
     for key, value in document.items():
         if not isinstance(value, str):
             raise ValidationFailed(
@@ -199,6 +196,11 @@ def read_dip_request(body: bytes, config: ProviderConfig) -> list[tuple[KeyMappi
             )
         if len(value) > MAX_VALUE_LENGTH:
             raise ValidationFailed(key[:MAX_NAME_LENGTH], f"the value of {key[:40]!r} is too long")
+        if "\x00" in value:
+            # No record holds NUL (PostgreSQL text cannot): refused before any lookup.
+            raise ValidationFailed(
+                key[:MAX_NAME_LENGTH], f"the value of {key[:40]!r} holds a NUL character"
+            )
     configured = {k.key for k in config.keys}
     unknown = [key for key in document if key not in configured]
     if unknown:
@@ -209,6 +211,34 @@ def read_dip_request(body: bytes, config: ProviderConfig) -> list[tuple[KeyMappi
     if not document:
         raise ValidationFailed("body", "the request must hold at least one key")
     return [(k, document[k.key]) for k in config.keys if document.get(k.key)]
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        # Strictly UTF-8 (RFC 8259), a BOM aside: json.loads on bytes would guess UTF-16/32.
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedDipRequest("the body is not valid JSON (not UTF-8 text)") from exc
+    try:
+        document = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc) if isinstance(exc, _Duplicate) else "the body is not valid JSON"
+        raise MalformedDipRequest(detail) from exc
+    if not isinstance(document, dict):
+        raise MalformedDipRequest("the body must be a JSON object of key names and values")
+    texts = [*document, *(value for value in document.values() if isinstance(value, str))]
+    if not all(_is_unicode(text) for text in texts):
+        # "\ud800" escapes no character: such a key cannot even be named in an answer.
+        raise MalformedDipRequest("the body is not valid JSON text (an unpaired surrogate)")
+    return document
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Duplicate(ValueError):

@@ -10,6 +10,11 @@ object of name -> `{"value": string, "displayToAgent": bool,
 duplicate keys, more than 256 KiB) is a failed dip: the call goes on without
 parameters. `dip` never raises.
 
+The bearer token goes only to the URL's origin (scheme, host, port): a
+redirect elsewhere is followed without it, and what that hop answers is the
+result (a 401 or 403 there is a failed dip that says so); a redirect from
+https to http is not followed (`target refused`).
+
 Secrets stay out of sight: the bearer token never appears in a reason, and
 a `SessionParameter` whose `save_to_database` is false hides its value from
 `repr`, so that it cannot reach a log line by accident.
@@ -132,8 +137,10 @@ class DataDipClient:
 
 
 def _request_problem(bearer_token: str, request: Mapping[str, str]) -> str | None:
-    if not bearer_token or any(ord(char) < 32 or ord(char) == 127 for char in bearer_token):
-        return "bearer token is empty or holds control characters"
+    # An HTTP header value: visible ASCII only (a token stored before that was checked
+    # at configuration time must fail here, not in the HTTP library).
+    if not bearer_token or not all(33 <= ord(char) <= 126 for char in bearer_token):
+        return "bearer token is empty or holds characters other than visible ASCII"
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in request.items()):
         return "request keys and values must be strings"
     return None
@@ -141,6 +148,11 @@ def _request_problem(bearer_token: str, request: Mapping[str, str]) -> str | Non
 
 def _result_of(outcome: HttpOutcome) -> DipResult:
     if outcome.failure is FailureKind.HTTP_STATUS and outcome.status in (401, 403):
+        if outcome.credentials_withheld:
+            return DipResult.failed(
+                f"the service redirected to another origin, which answered HTTP {outcome.status}"
+                " (the bearer token is sent to the configured origin only)"
+            )
         return DipResult.failed(f"the service refused the bearer token (HTTP {outcome.status})")
     if outcome.failure in (FailureKind.REFUSED_TARGET, FailureKind.INVALID_URL):
         return DipResult.failed(f"target refused: {outcome.detail}")

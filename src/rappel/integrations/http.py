@@ -10,12 +10,19 @@ Redirects are followed by hand, at most `max_redirects`, each target checked
 again: 307 and 308 as the standard says (same method and body); 301 and 302
 also re-post the body, because the payload is the point of the call and
 dropping it would turn a delivery into a silent no-op; 303 is not followed and
-is returned as it is.
+is returned as it is. Credentials are for the origin they were configured
+for: `Authorization`, `Proxy-Authorization` and `Cookie` are sent only to the
+scheme, host and port of the URL given, and a hop to any other origin goes
+without them (`HttpOutcome.credentials_withheld` then tells so, and the answer
+of that hop, typically a 401, is the outcome). A redirect from https to http
+is not followed at all (a refused target): it would put the payload, and on
+the same origin the credentials, on the wire in clear.
 
 Nothing raises: every result is an `HttpOutcome` that tells success, a
 retriable failure (network trouble, timeouts, 408, 425, 429, 5xx) and a
-permanent one (refused target, other 4xx, too many redirects, oversize answer).
-The whole exchange, DNS and redirects included, must finish within `timeout_s`.
+permanent one (refused target, a request that cannot be sent, other 4xx, too
+many redirects, oversize answer). The whole exchange, DNS and redirects
+included, must finish within `timeout_s`.
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -44,11 +51,14 @@ from rappel.integrations.ssrf import (
 DEFAULT_MAX_BODY = 1024 * 1024
 _FOLLOWED = {301, 302, 307, 308}
 _RETRIABLE_STATUS = {408, 425, 429}
+#: Headers that prove who the caller is: never sent to an origin other than the configured one.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class FailureKind(StrEnum):
     INVALID_URL = "invalid_url"  #: the URL is malformed or not http(s); permanent
-    REFUSED_TARGET = "refused_target"  #: the SSRF guard refused the target; permanent
+    REFUSED_TARGET = "refused_target"  #: the SSRF guard or an https->http redirect; permanent
+    INVALID_REQUEST = "invalid_request"  #: a header or the payload cannot be sent; permanent
     DNS = "dns"  #: the host did not resolve; retriable
     CONNECT = "connect"  #: no connection could be made; retriable
     TIMEOUT = "timeout"  #: the exchange did not finish in time; retriable
@@ -70,6 +80,8 @@ class HttpOutcome:
     elapsed_s: float
     failure: FailureKind | None
     detail: str = ""
+    #: the answer came from another origin than the URL's, which got no credential headers
+    credentials_withheld: bool = False
 
     @property
     def ok(self) -> bool:
@@ -112,7 +124,11 @@ class GuardedHttpClient:
         timeout_s: float,
         max_body_bytes: int = DEFAULT_MAX_BODY,
     ) -> HttpOutcome:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            detail = "the payload holds an unpaired surrogate, which is not text"
+            return HttpOutcome(None, b"", 0.0, FailureKind.INVALID_REQUEST, detail)
         return await self.post(url, body, headers, timeout_s, max_body_bytes)
 
     async def post(
@@ -134,11 +150,14 @@ class GuardedHttpClient:
         except TimeoutError:
             hop = _Hop(None, b"", FailureKind.TIMEOUT, f"no complete answer in {timeout_s}s")
         elapsed = self._clock.monotonic() - started
-        return HttpOutcome(hop.status, hop.body, elapsed, hop.failure, hop.detail)
+        return HttpOutcome(
+            hop.status, hop.body, elapsed, hop.failure, hop.detail, hop.credentials_withheld
+        )
 
     async def _exchange(
         self, url: str, body: bytes, headers: dict[str, str], timeout_s: float, max_body: int
     ) -> _Hop:
+        origin: tuple[str, str, int] | None = None
         for _ in range(self.max_redirects + 1):
             try:
                 target = await asyncio.to_thread(check_url, url, self._allowlist, self._resolver)
@@ -148,11 +167,15 @@ class GuardedHttpClient:
                 return _Hop(None, b"", FailureKind.DNS, exc.message)
             except ValidationFailed as exc:
                 return _Hop(None, b"", FailureKind.INVALID_URL, exc.message)
-            hop = await self._send(target, body, headers, timeout_s, max_body)
-            if hop.location is not None:
-                url = urljoin(url, hop.location)
-                continue
-            return hop
+            origin = origin or target.origin
+            sent = headers if target.origin == origin else _without_credentials(headers)
+            hop = await self._send(target, body, sent, timeout_s, max_body)
+            if hop.location is None:
+                return hop if sent == headers else _marked(hop)
+            following = _redirect(target, url, hop.location)
+            if isinstance(following, _Hop):
+                return following
+            url = following
         return _Hop(None, b"", FailureKind.TOO_MANY_REDIRECTS, "too many redirects")
 
     async def _send(
@@ -163,14 +186,20 @@ class GuardedHttpClient:
         timeout_s: float,
         max_body_bytes: int,
     ) -> _Hop:
-        request = self._client.build_request(
-            "POST",
-            target.connect_url,
-            content=body,
-            headers={**headers, "host": target.host_header, **_no_reuse(target)},
-            timeout=httpx.Timeout(timeout_s),
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
-        )
+        try:
+            request = self._client.build_request(
+                "POST",
+                target.connect_url,
+                content=body,
+                headers={**headers, "host": target.host_header, **_no_reuse(target)},
+                timeout=httpx.Timeout(timeout_s),
+                extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
+            )
+        except (ValueError, httpx.InvalidURL) as exc:
+            # E.g. a header value that is not ASCII (UnicodeEncodeError). The name of the
+            # error only: its message can quote the value, which may be a token.
+            detail = f"the request to {target.host} cannot be built: {type(exc).__name__}"
+            return _Hop(None, b"", FailureKind.INVALID_REQUEST, detail)
         try:
             response = await self._client.send(request, stream=True)
             try:
@@ -201,6 +230,32 @@ class _Hop:
     failure: FailureKind | None
     detail: str
     location: str | None = None
+    credentials_withheld: bool = False
+
+
+def _redirect(target: CheckedTarget, url: str, location: str) -> str | _Hop:
+    """The URL a redirect leads to, or the refusal to follow it."""
+    try:
+        following = urljoin(url, location)
+        scheme = urlsplit(following).scheme.lower()
+    except ValueError:  # httpx refuses most such locations first; urllib is checked anyway
+        detail = f"{target.host} redirected to a malformed location"
+        return _Hop(None, b"", FailureKind.INVALID_URL, detail)
+    if target.scheme == "https" and scheme == "http":
+        # The payload, and on the same origin the credentials, would go out in clear.
+        detail = f"{target.host} redirected from https to http; not followed"
+        return _Hop(None, b"", FailureKind.REFUSED_TARGET, detail)
+    return following
+
+
+def _without_credentials(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: v for name, v in headers.items() if name.lower() not in CREDENTIAL_HEADERS}
+
+
+def _marked(hop: _Hop) -> _Hop:
+    # The answer of a hop that got no credentials says nothing about the credentials.
+    detail = f"{hop.detail} (from another origin, sent without credentials)" if hop.detail else ""
+    return replace(hop, detail=detail, credentials_withheld=True)
 
 
 def _no_reuse(target: CheckedTarget) -> dict[str, str]:

@@ -5,15 +5,17 @@ address its host resolves to is a public unicast address. Refused targets:
 private (RFC 1918, fc00::/7), loopback, link-local (which holds the cloud
 metadata address 169.254.169.254), unspecified, multicast, reserved,
 carrier-grade NAT (100.64.0.0/10), anything else Python's `ipaddress` does
-not call global, IPv4 written inside IPv6 (`::ffff:10.0.0.1`, NAT64
-`64:ff9b::a00:1`) when the IPv4 address is refused, and the metadata
-addresses 169.254.169.254 and fd00:ec2::254.
+not call global, IPv4 written inside IPv6 when the IPv4 address is refused
+(IPv4-mapped `::ffff:10.0.0.1`, NAT64 `64:ff9b::a00:1`, 6to4 `2002:7f00:1::`
+for 127.0.0.1, Teredo `2001:0::/32` whose client address is the last 32 bits
+inverted), and the metadata addresses 169.254.169.254 and fd00:ec2::254.
 
 The operator's allowlist (`RAPPEL_OUTBOUND_ALLOW`: comma-separated host names
 and CIDR networks, e.g. `127.0.0.1/32,localhost`) lifts the refusal for a
 host name (all its addresses) or for addresses inside a listed network. A
-metadata address is lifted only by a network listing it exactly (/32, /128),
-so a broad `169.254.0.0/16` does not open it by accident.
+metadata address (also when written inside IPv6) is lifted only by a network
+listing it exactly (/32, /128), so a broad `169.254.0.0/16` or `2002::/16`
+does not open it by accident.
 
 The host is resolved once; the caller connects to `CheckedTarget.address`,
 never resolving again, so DNS rebinding between check and connect is moot.
@@ -86,7 +88,7 @@ class OutboundAllowlist:
         return _host_key(host) in self.hosts
 
     def permits_address(self, address: IPAddress) -> bool:
-        if address in METADATA_ADDRESSES:
+        if address in METADATA_ADDRESSES or embedded_ipv4(address) in METADATA_ADDRESSES:
             return any(n.num_addresses == 1 and address in n for n in self.networks)
         return any(address in network for network in self.networks)
 
@@ -107,6 +109,11 @@ class CheckedTarget:
         default = SCHEMES[self.scheme]
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """Scheme, host and port: what credentials are scoped to (RFC 6454)."""
+        return self.scheme, self.host.lower(), self.port
 
     @property
     def connect_url(self) -> str:
@@ -181,12 +188,13 @@ def refusal_reason(address: IPAddress) -> str | None:
     """Why the guard refuses an address (before the allowlist), or None."""
     if address in METADATA_ADDRESSES:
         return "cloud metadata"
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
-        )
-        if embedded is not None:
-            return refusal_reason(embedded)
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        reason = refusal_reason(embedded)
+        # Mapped and NAT64 addresses are the IPv4 host itself: its verdict is final.
+        # 6to4 and Teredo are IPv6 addresses of their own as well: both must pass.
+        if reason or _is_translated(address):
+            return reason
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
@@ -198,6 +206,24 @@ def refusal_reason(address: IPAddress) -> str | None:
         ("non-global", not address.is_global),
     )
     return next((name for name, refused in checks if refused), None)
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries: mapped, NAT64, 6to4 or Teredo client."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if _is_translated(address):
+        return address.ipv4_mapped or ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    # Teredo (2001:0::/32): the client's address is the last 32 bits, inverted.
+    return address.teredo[1] if address.teredo is not None else None
+
+
+def _is_translated(address: IPAddress) -> bool:
+    return isinstance(address, ipaddress.IPv6Address) and (
+        address.ipv4_mapped is not None or address in _NAT64
+    )
 
 
 def _is_ip(text: str) -> bool:

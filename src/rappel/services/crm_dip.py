@@ -9,6 +9,12 @@ guard, timeout, retries, a circuit breaker per CRM URL), and then:
 - records the dip in `datadip_log`: ok or failed with its reason, the number
   of parameters, never a value, never the token.
 
+One parameter cannot spoil the others (`screen`): a name or value holding NUL
+or an unpaired surrogate is not text and is dropped; a value to save longer
+than the search index holds, or a name longer than its column, is kept for
+the interaction but not saved. The log row names them (never their values)
+in `reason`, also on an ok dip, and is written even when saving fails.
+
 It never raises and the interaction never waits on it: intake calls
 `start_dip` (a background task); the engine may `await dip_for_interaction`
 before an offer, bounded by the configured timeout times the attempts.
@@ -21,18 +27,21 @@ import asyncio
 import logging
 import threading
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from rappel.bootstrap import Container
 from rappel.domain.crm_dip import DipStage, InteractionValues, build_request
+from rappel.domain.errors import RappelError
 from rappel.domain.ids import new_id
 from rappel.integrations.circuit import CircuitBreaker
-from rappel.integrations.datadip_client import DataDipClient, DipResult
+from rappel.integrations.datadip_client import DataDipClient, DipResult, SessionParameter
 from rappel.integrations.http import GuardedHttpClient
 from rappel.integrations.ssrf import OutboundAllowlist, system_resolver
 from rappel.services import session_params
@@ -50,8 +59,69 @@ class DipOutcome:
     """What one dip came to (no values: they may not be logged)."""
 
     ok: bool
+    #: why the dip failed; on an ok dip, the parameters dropped or not saved (or "")
     reason: str = ""
     parameter_count: int = 0
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A dip's parameters sorted by what may be done with them."""
+
+    #: kept for the interaction's life (shown to the agent by their flags)
+    held: dict[str, SessionParameter]
+    #: name -> (value, display_to_agent), to write to session_parameters
+    saved: dict[str, tuple[str, bool]]
+    #: what was dropped or not saved, and why: names only, never values
+    notes: tuple[str, ...] = ()
+
+
+def screen(parameters: Mapping[str, SessionParameter]) -> Screened:
+    """Sort parameters so that one the database cannot hold costs only itself."""
+    held: dict[str, SessionParameter] = {}
+    saved: dict[str, tuple[str, bool]] = {}
+    notes: list[str] = []
+    for name, parameter in parameters.items():
+        if not (_is_text(name) and _is_text(parameter.value)):
+            notes.append(f"{_label(name)} dropped: NUL or unpaired surrogate")
+            continue
+        held[name] = parameter
+        if not parameter.save_to_database:
+            continue
+        problem = _unsaveable(name, parameter.value)
+        if problem:
+            notes.append(f"{_label(name)} not saved: {problem}")
+        else:
+            saved[name] = (parameter.value, parameter.display_to_agent)
+    return Screened(held, saved, tuple(notes))
+
+
+def _is_text(text: str) -> bool:
+    # PostgreSQL text cannot hold NUL; no UTF-8 holds a lone surrogate (JSON "\ud800").
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unsaveable(name: str, value: str) -> str | None:
+    if len(name) > store.SAVED_NAME_MAX_CHARS:
+        return f"name longer than {store.SAVED_NAME_MAX_CHARS} characters"
+    if len(value.encode("utf-8")) > store.SAVED_VALUE_MAX_BYTES:
+        return f"value longer than {store.SAVED_VALUE_MAX_BYTES} bytes"
+    return None
+
+
+def _label(name: str) -> str:
+    # repr escapes NUL and surrogates, so that the note itself can always be stored.
+    return f"parameter {name[:40]!r}"
+
+
+def _storable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 class CrmDipper:
@@ -182,10 +252,17 @@ async def _dip(
         "data dip for interaction %s at %s: %s",
         interaction_id,
         stage.value,
-        f"{outcome.parameter_count} parameters" if outcome.ok else f"failed ({outcome.reason})",
+        _summary(outcome),
         extra={"tenant_id": tenant_id, "interaction_id": interaction_id},
     )
     return outcome
+
+
+def _summary(outcome: DipOutcome) -> str:
+    if not outcome.ok:
+        return f"failed ({outcome.reason})"
+    notes = f" ({outcome.reason})" if outcome.reason else ""
+    return f"{outcome.parameter_count} parameters{notes}"
 
 
 def _load(
@@ -215,22 +292,45 @@ def _record(
     result: DipResult,
 ) -> DipOutcome:
     parameters = result.parameters or {}
+    screened = screen(parameters)
     if result.succeeded:
-        session_params.store_for(container).put(tenant_id, interaction_id, parameters)
-    saved = {n: (p.value, p.display_to_agent) for n, p in parameters.items() if p.save_to_database}
-    with container.db.begin() as conn:
-        store.save_parameters(conn, tenant_id, interaction_id, saved)
-        store.insert_dip_log(
-            conn,
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "interaction_id": interaction_id,
-                "at": container.clock.now(),
-                "stage": stage.value,
-                "ok": result.succeeded,
-                "reason": None if result.succeeded else result.reason[:1000],
-                "parameter_count": len(parameters),
-            },
-        )
-    return DipOutcome(result.succeeded, result.reason, len(parameters))
+        session_params.store_for(container).put(tenant_id, interaction_id, screened.held)
+    notes = list(screened.notes)
+    entry: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "interaction_id": interaction_id,
+        "stage": stage.value,
+        "ok": result.succeeded,
+        "parameter_count": len(parameters),
+    }
+    try:
+        with container.db.begin() as conn:
+            refused = store.save_parameters(conn, tenant_id, interaction_id, screened.saved)
+            notes += [f"{_label(name)} not saved ({error})" for name, error in refused.items()]
+            _log(container, conn, entry, result, notes)
+    except (RappelError, SQLAlchemyError, UnicodeError) as exc:
+        # The dip happened: its record must not be lost with the values it tried to save.
+        notes.append(f"saved values not written ({type(exc).__name__})")
+        with container.db.begin() as conn:
+            _log(container, conn, entry, result, notes)
+    reason = result.reason if not result.succeeded else "; ".join(notes)
+    return DipOutcome(result.succeeded, reason, len(parameters))
+
+
+def _log(
+    container: Container,
+    conn: Connection,
+    entry: dict[str, Any],
+    result: DipResult,
+    notes: list[str],
+) -> None:
+    reason = "; ".join(([] if result.succeeded else [result.reason]) + notes)
+    store.insert_dip_log(
+        conn,
+        {
+            **entry,
+            "id": new_id(),
+            "at": container.clock.now(),
+            "reason": _storable(reason[:1000]) or None,
+        },
+    )

@@ -131,8 +131,11 @@ def check_crm_url(container: Container, url: Any) -> str:
 def _check_token(token: Any) -> str:
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise ValidationFailed("token", f"token must be a string of 1 to {MAX_TOKEN_LENGTH} chars")
-    if any(ord(char) < 33 or ord(char) == 127 for char in token):
-        raise ValidationFailed("token", "token must not hold spaces or control characters")
+    # It travels as an HTTP header value: visible ASCII only, or every dip would fail.
+    if not all(33 <= ord(char) <= 126 for char in token):
+        raise ValidationFailed(
+            "token", "token must be visible ASCII characters (no spaces, controls or accents)"
+        )
     return token
 
 
@@ -153,13 +156,15 @@ def put_crm_config(
     except ValueError as exc:
         raise ValidationFailed("dip_at", "dip_at must be intake, offer or both") from exc
     token = values.get("token")
+    if token is not None:
+        token = _check_token(token)
     with container.db.begin() as conn:
         _check_scope_exists(conn, tenant_id, kind, key)
         existing = store.get_crm_config(conn, tenant_id, kind.value, key)
         if token is None and existing is None:
             raise ValidationFailed("token", "a new CRM configuration needs the bearer token")
         encrypted = (
-            token_cipher(container.secret).encrypt(_check_token(token).encode()).decode()
+            token_cipher(container.secret).encrypt(token.encode()).decode()
             if token is not None
             else str(existing["token_encrypted"])
             if existing is not None

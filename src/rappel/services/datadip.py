@@ -31,7 +31,7 @@ from rappel.domain.datadip import (
     parse_provider_config,
     read_dip_request,
 )
-from rappel.domain.errors import NotFound, ValidationFailed
+from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import new_id
 from rappel.services import tenancy
 from rappel.store import datadip as store
@@ -46,14 +46,19 @@ def get_provider_config(db: Database, tenant_id: str) -> ProviderConfig:
         document = store.get_provider_config(conn, tenant_id)
     if document is None:
         raise NotFound("this tenant has no data-dip provider configuration")
-    return parse_provider_config(document)
+    return _stored_config(document)
 
 
 def put_provider_config(
     db: Database, clock: Clock, tenant_id: str, document: dict[str, Any]
 ) -> ProviderConfig:
+    """Check and store how a tenant answers; every listed campaign must be one of its own."""
     config = parse_provider_config(document)
     with db.begin() as conn:
+        known = store.existing_campaigns(conn, tenant_id, config.campaigns)
+        for i, campaign in enumerate(config.campaigns):
+            if campaign not in known:
+                raise ValidationFailed(f"campaigns[{i}]", f"no campaign {campaign} in this tenant")
         store.put_provider_config(conn, tenant_id, config.to_json(), clock.now())
     return config
 
@@ -69,10 +74,22 @@ def answer_dip_on(conn: Connection, tenant_id: str, body: bytes) -> dict[str, An
     document = store.get_provider_config(conn, tenant_id)
     if document is None:
         raise NotFound("data dips are not configured for this tenant")
-    config = parse_provider_config(document)
+    config = _stored_config(document)
     given = read_dip_request(body, config)
     row = _first_match(conn, tenant_id, config, given)
     return answer(_record(row) if row is not None else None, config)
+
+
+def _stored_config(document: dict[str, Any]) -> ProviderConfig:
+    try:
+        return parse_provider_config(document)
+    except ValidationFailed as exc:
+        # Stored before a rule was added (e.g. campaign entries that were never checked):
+        # not the caller's fault, and never a search of more records than configured.
+        raise Conflict(
+            f"the tenant's data-dip configuration is no longer valid ({exc.message});"
+            " an admin must set it again"
+        ) from exc
 
 
 def _first_match(

@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     RowMapping,
     Select,
+    String,
     and_,
     delete,
     exists,
@@ -22,7 +24,9 @@ from sqlalchemy import (
     select,
     union,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
+from rappel.store.tables import campaigns as campaign_rows
 from rappel.store.tables import (
     crm_dip_configs,
     customer_attributes,
@@ -64,6 +68,15 @@ def put_provider_config(
     table = datadip_provider_config
     conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
     conn.execute(insert(table).values(tenant_id=tenant_id, config=dict(config), modified_at=now))
+
+
+def existing_campaigns(conn: Connection, tenant_id: str, ids: Sequence[str]) -> set[str]:
+    """Those of `ids` that are campaigns of the tenant."""
+    if not ids:
+        return set()
+    table = campaign_rows
+    query = select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.id.in_(ids))
+    return set(conn.execute(query).scalars())
 
 
 def _newest(query: Select[Any], campaigns: Sequence[str]) -> Select[Any]:
@@ -213,6 +226,21 @@ def interaction_for_dip(conn: Connection, tenant_id: str, interaction_id: str) -
 # -- dip log and saved parameters -------------------------------------------
 
 
+def _length(column: Column[Any]) -> int:
+    kind = column.type
+    if not isinstance(kind, String) or kind.length is None:
+        raise TypeError(f"{column.name} is not a string column of bounded length")
+    return kind.length
+
+
+#: The longest parameter name `session_parameters.name` holds (characters).
+SAVED_NAME_MAX_CHARS = _length(session_parameters.c.name)
+#: The longest value saved, in UTF-8 bytes. PostgreSQL's btree entries hold at most
+#: ~2,700 bytes and ix_session_parameters_search covers (tenant_id, name, value), where
+#: a name alone may take 800 bytes; SQLite has no such limit but keeps the same rule.
+SAVED_VALUE_MAX_BYTES = 1024
+
+
 def insert_dip_log(conn: Connection, values: Mapping[str, Any]) -> None:
     conn.execute(insert(datadip_log).values(**values))
 
@@ -228,10 +256,34 @@ def dip_log(conn: Connection, tenant_id: str, interaction_id: str) -> list[RowMa
 
 def save_parameters(
     conn: Connection, tenant_id: str, interaction_id: str, values: Mapping[str, tuple[str, bool]]
-) -> None:
-    """Store name -> (value, display_to_agent); a later dip's value replaces an earlier one."""
+) -> dict[str, str]:
+    """Store name -> (value, display_to_agent); a later dip's value replaces an earlier one.
+
+    A value the database refuses costs only itself: each is retried in its own
+    savepoint when the batch fails. Returns the refused names with the error's type
+    (never its message, which can quote the value).
+    """
     if not values:
-        return
+        return {}
+    try:
+        with conn.begin_nested():
+            _replace_parameters(conn, tenant_id, interaction_id, values)
+        return {}
+    except (SQLAlchemyError, UnicodeError):  # drivers raise encoding errors unwrapped
+        pass
+    refused: dict[str, str] = {}
+    for name, pair in values.items():
+        try:
+            with conn.begin_nested():
+                _replace_parameters(conn, tenant_id, interaction_id, {name: pair})
+        except (SQLAlchemyError, UnicodeError) as exc:
+            refused[name] = type(exc).__name__
+    return refused
+
+
+def _replace_parameters(
+    conn: Connection, tenant_id: str, interaction_id: str, values: Mapping[str, tuple[str, bool]]
+) -> None:
     table = session_parameters
     conn.execute(
         delete(table).where(
