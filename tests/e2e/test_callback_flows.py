@@ -211,7 +211,12 @@ async def _customer_first(h: EngineHarness) -> None:
     await h.advance(299)
     assert h.attempts(iid) == []
     assert h.status(iid) is CallbackStatus.TIMER
-    await h.advance(30)
+    # Dial, ring, answer and IVR take a drawn time: wait for the offer second by second,
+    # so that its 20 s timeout cannot run out inside one long step before it is seen.
+    for _ in range(60):
+        await h.advance(1)
+        if h.state(bob).state is AgentState.PREVIEW:
+            break
     [attempt] = h.attempts(iid)
     assert attempt["answered_at"] is not None
     telephony = h.container.parts["engine"].calls.telephony
