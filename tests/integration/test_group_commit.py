@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, text
 
 from rappel.clock import VirtualClock
 from rappel.domain.codes import CallbackFlow
+from rappel.domain.errors import ValidationFailed
 from rappel.integrations.ssrf import OutboundAllowlist
 from rappel.services import callbacks as svc
 from rappel.services import interactions as manage
@@ -108,3 +109,21 @@ def test_a_statement_the_database_refuses_fails_only_its_job(
         clash.result(timeout=10)
     assert third.result(timeout=10) == 3
     assert hours_stored(db) == [START + timedelta(hours=1), START + timedelta(hours=3)]
+
+
+def test_a_value_the_database_cannot_hold_is_that_jobs_bad_input(
+    db: Database, demo: str, committer: GroupCommitter
+) -> None:
+    # 2**70 fits no integer column of PostgreSQL (DataError) nor of SQLite (the driver's
+    # OverflowError): the job's refusal, never a server fault.
+    def too_big(conn: Connection) -> None:
+        conn.execute(
+            text("INSERT INTO intake_counts (tenant_id, hour, requests) VALUES (:t, :h, :n)"),
+            {"t": demo, "h": START, "n": 2**70},
+        )
+
+    refused, kept = one_batch(committer, [too_big, count_in(demo, 2)])
+    error = refused.exception(timeout=10)
+    assert isinstance(error, ValidationFailed), repr(error)
+    assert kept.result(timeout=10) == 2
+    assert hours_stored(db) == [START + timedelta(hours=2)]

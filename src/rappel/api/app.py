@@ -12,6 +12,7 @@ from rappel import __version__
 from rappel.api import ops
 from rappel.api.errors import ErrorRenderers, install_error_handlers
 from rappel.api.native import provisioning, session, tenancy
+from rappel.api.text_guard import TextGuard
 from rappel.bootstrap import Container
 
 #: Extra routers and start-up hooks registered by later layers (surfaces, engine).
@@ -45,6 +46,7 @@ def create_app(container: Container, plugins: list[Plugin] | None = None) -> Fas
     app.state.startup_hooks = []
     renderers = ErrorRenderers()
     install_error_handlers(app, renderers)
+    app.add_middleware(TextGuard, renderers=renderers)
     ops.install_metrics(app, ops.HttpMetrics(app.state.registry))
     # Routes match in order: the surfaces (intake first) before the administration API.
     for plugin in plugins if plugins is not None else default_plugins():

@@ -130,6 +130,8 @@ for _url, _file in PAGE_ASSETS.items():
 @router.get("/static/{path:path}")
 def static(request: Request, path: str) -> Response:
     base = (WEB_ROOT / "static").resolve()
+    if "\x00" in path:  # no file is named so, and the file system refuses to look
+        return Response("not found", status_code=404, media_type="text/plain")
     target = (base / path).resolve()
     if base not in target.parents or target.suffix not in TYPES:
         return Response("not found", status_code=404, media_type="text/plain")

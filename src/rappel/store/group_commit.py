@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
-from rappel.domain.errors import RappelError, ServiceUnavailable
+from rappel.domain.errors import RappelError, ServiceUnavailable, ValidationFailed
 from rappel.store.db import Database
 
 T = TypeVar("T")
@@ -161,6 +161,10 @@ def _run_one(conn: Connection, job: Job) -> tuple[bool, Any]:
 def _answer_for(exc: Exception) -> Exception:
     if isinstance(exc, OperationalError):
         return ServiceUnavailable(f"the database is not available: {exc.orig}")
+    if isinstance(exc, DataError | OverflowError):
+        # As Database.begin answers it: a value the database cannot hold is bad input
+        # (PostgreSQL says DataError; SQLite's driver, OverflowError for a huge integer).
+        return ValidationFailed("body", "a value cannot be stored (NUL character or out of range)")
     return exc
 
 
