@@ -328,8 +328,11 @@ def test_provider_campaigns_must_be_campaigns_of_the_tenant(http: httpx.Client, 
     kept = {**NAME_ONLY, "campaigns": [TEST_CAMPAIGN_ID]}
     http.put("/v1/datadip/provider-config", json=kept, headers=ADMIN).raise_for_status()
 
+    # NUL is refused with every JSON body, before the route reads it (api.text_guard).
+    nul = {**NAME_ONLY, "campaigns": [WEB_CAMPAIGN_ID, "\u0000"]}
+    answer = http.put("/v1/datadip/provider-config", json=nul, headers=ADMIN)
+    assert (answer.status_code, answer.json()["field"]) == (422, "body")
     for entry, words in (
-        ("\u0000", "32-character hex id"),
         ("nonexistent", "32-character hex id"),
         ("F" * 32, "no campaign"),
     ):
