@@ -114,3 +114,28 @@ def test_the_event_stream_pushes_each_state_change_as_it_is_committed(
 
 def _is_stream(listener: object) -> bool:
     return getattr(listener, "__qualname__", "").startswith("events.")
+
+
+@pytest.mark.parametrize(
+    ("callback_at", "reason"),
+    [
+        # Year 10000 in UTC: accepted, the engine could never schedule it.
+        ("9999-12-31T23:59:59-14:00", "outside years 1 to 9999"),
+        ("0001-01-01T00:00:00+14:00", "outside years 1 to 9999"),
+        ("2031-03-01T10:00:00", "must carry a time zone"),
+    ],
+)
+def test_a_callback_time_utc_cannot_hold_is_refused_before_the_wrap_up(
+    http: httpx.Client, demo: str, callback_at: str, reason: str
+) -> None:
+    with _login(http, "agent1", "agent1-demo") as agent:
+        agent.post("/v1/agent/login")
+        answer = agent.post(
+            f"/v1/agent/calls/{'A' * 32}/wrapup",
+            json={"result": "CALLBACK", "callback_at": callback_at},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["field"] == "callback_at"
+        assert reason in answer.json()["detail"]
+        assert agent.get("/v1/agent/state").json()["state"] == "READY"

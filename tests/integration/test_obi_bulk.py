@@ -165,6 +165,30 @@ def test_malformed_lists_are_400_never_500(http: httpx.Client, demo: str) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("number", "field"),
+    [
+        (b'"priority": Infinity', "priority"),
+        (b'"previewTime": -Infinity', "previewTime"),
+        (b'"priority": 1e400', "priority"),
+    ],
+)
+def test_a_number_no_integer_can_hold_fails_its_item_alone(
+    http: httpx.Client, db: Database, demo: str, number: bytes, field: str
+) -> None:
+    body = (
+        b'[{"numbers": "+15214523001"}, {"numbers": "+15214523002", '
+        + number
+        + b'}, {"numbers": "+15214523003"}]'
+    )
+    answer = http.post(LIST, content=body, headers={**JSON, "Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    items = answer.json()
+    assert [item["statusCode"] for item in items] == [201, 400, 201]
+    assert items[1]["error"].startswith(f"Invalid {field}: ")
+    assert _count(db, demo) == 5 + 2
+
+
 def test_bulk_writer_stores_rows_as_a_plain_insert_does(db: Database, demo: str) -> None:
     now = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
     row = {c.name: None for c in customers.columns} | {

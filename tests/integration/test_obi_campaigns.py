@@ -370,6 +370,46 @@ def test_put_names_the_missing_or_bad_property(
     assert _campaign(http)["name"] == "Test Campaign"
 
 
+@pytest.mark.parametrize("field", ["abandonRate", "increasePredictiveRatio"])
+@pytest.mark.parametrize("number", [b"1" + b"0" * 400, b"-1" + b"0" * 400])
+def test_rates_no_float_can_hold_are_400_and_change_nothing(
+    http: httpx.Client, demo: str, field: str, number: bytes
+) -> None:
+    body = (
+        b'{"name": "x", "dialingMode": "PREVIEW", "queueId": "'
+        + TEST_QUEUE_ID.encode()
+        + b'", "'
+        + field.encode()
+        + b'": '
+        + number
+        + b"}"
+    )
+    answer = http.put(
+        f"{BASE}/campaigns/{TEST_CAMPAIGN_ID}",
+        content=body,
+        headers={**JSON, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(f"Invalid {field}: ")
+    assert answer.json()["error"].endswith(" : Value is not a number")
+    assert _campaign(http)["name"] == "Test Campaign"
+
+
+def test_an_integer_of_more_than_4300_digits_is_a_malformed_campaign_body(
+    http: httpx.Client, demo: str
+) -> None:
+    answer = http.put(
+        f"{BASE}/campaigns/{TEST_CAMPAIGN_ID}",
+        content=b'{"name": "x", "abandonRate": 1' + b"0" * 5000 + b"}",
+        headers={**JSON, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "statusCode": 400,
+        "error": "Invalid JSON: an integer of 5001 digits is too long",
+    }
+
+
 def test_status_is_set_with_text_plain(http: httpx.Client, demo: str) -> None:
     plain = {**AUTH, "Content-Type": "text/plain"}
     url = f"{BASE}/campaigns/{PREVIEW_CAMPAIGN_ID}/status"

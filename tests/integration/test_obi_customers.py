@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from rappel.services.demo import API_TOKEN, PREVIEW_CAMPAIGN_ID, TEST_CAMPAIGN_ID
 from rappel.store import customer_search
@@ -427,3 +427,35 @@ def test_attribute_search_lists_each_customer_once_and_only_from_its_campaign(
     assert _ids(
         http.get(other, params={"attributeName": "city", "attributeValue": "oslo"}, headers=JSON)
     ) == ["d0", "d4"]
+
+
+@pytest.mark.parametrize(
+    ("number", "field"),
+    [
+        (b'"priority": Infinity', "priority"),
+        (b'"priority": -Infinity', "priority"),
+        (b'"priority": 1e400', "priority"),
+        (b'"previewTime": Infinity', "previewTime"),
+        (b'"priority": 1' + b"0" * 400, "priority"),
+    ],
+)
+def test_numbers_no_integer_can_hold_are_400_and_nothing_is_stored(
+    http: httpx.Client, db: Database, demo: str, number: bytes, field: str
+) -> None:
+    with db.read() as conn:
+        before = conn.execute(select(func.count()).select_from(customers)).scalar_one()
+    body = b'{"numbers": "+14155550100", ' + number + b"}"
+    answer = http.post(BASE, content=body, headers={**POST_JSON, "Accept": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(f"Invalid {field}: ")
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(customers)).scalar_one() == before
+
+
+def test_an_integer_of_more_than_4300_digits_is_a_malformed_body(
+    http: httpx.Client, demo: str
+) -> None:
+    body = b'{"numbers": "+14155550100", "priority": 1' + b"0" * 5000 + b"}"
+    answer = http.post(BASE, content=body, headers={**POST_JSON, "Accept": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "Invalid JSON: an integer of 5001 digits is too long"

@@ -104,3 +104,21 @@ def test_the_seeds_trailing_comma_and_stray_brace_are_tolerated() -> None:
 def test_bad_bodies_are_validation_errors(body: bytes, fmt: Format) -> None:
     with pytest.raises(ValidationFailed):
         decode(body, fmt)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"priority": 1' + b"0" * 5000 + b"}",
+        b'{"priority": -1' + b"0" * 5000 + b"}",
+        # Strict reading stops at the trailing comma; the lenient one meets the number.
+        b'{"tags": ["a",], "priority": 1' + b"0" * 5000 + b"}",
+    ],
+)
+def test_an_integer_python_will_not_convert_is_a_malformed_body(body: bytes) -> None:
+    with pytest.raises(ValidationFailed, match="Invalid JSON: an integer of 5001 digits"):
+        decode(body, Format.JSON)
+
+
+def test_long_integers_python_converts_are_read() -> None:
+    assert decode(b'{"n": 1' + b"0" * 400 + b"}", Format.JSON) == {"n": 10**400}

@@ -75,6 +75,10 @@ class Window:
     @classmethod
     def day(cls, day: date) -> Window:
         start = datetime.combine(day, time(0), tzinfo=UTC)
+        if day == date.max:
+            # The next midnight is in year 10000, which datetime cannot hold; no
+            # instant lies past this day, so an open end is the same window.
+            return cls(start, None)
         return cls(start, start + timedelta(days=1))
 
     @classmethod

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rappel.api.auth import anyone, container, supervisor
 from rappel.api.errors import ErrorRenderers
+from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
 from rappel.domain.errors import PermissionDenied, ValidationFailed
 from rappel.domain.ids import parse_id
@@ -71,7 +72,7 @@ class WrapUpIn(Strict):
     transaction_codes: list[CodeIn] = Field(default_factory=list, max_length=50)
     script_name: str | None = Field(default=None, max_length=200)
     answers: list[AnswerIn] = Field(default_factory=list, max_length=200)
-    callback_at: datetime | None = None
+    callback_at: UtcInstant | None = None
     pause_reason: str | None = Field(
         default=None, max_length=200, description="Pause after the wrap-up instead of READY."
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Response
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from rappel.api.auth import admin, container, supervisor
 from rappel.api.errors import ErrorRenderers
 from rappel.api.native.interactions import render
+from rappel.api.times import UtcInstant
 from rappel.api.webcallback import COMMITTER
 from rappel.bootstrap import Container
 from rappel.domain.codes import CallbackFlow
@@ -44,8 +44,8 @@ class CallbackIn(Strict):
         "when an agent of queue_id is free.",
     )
     delay_s: int = Field(default=0, ge=0, le=MAX_SECONDS)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: UtcInstant | None = None
+    end_time: UtcInstant | None = None
     expiration_s: int | None = Field(default=None, gt=0, le=MAX_SECONDS)
     queue_id: str | None = Field(default=None, max_length=36, description="id32 or short id")
     channel_number: str | None = Field(default=None, max_length=32)
@@ -81,9 +81,6 @@ def _flow(body: CallbackIn) -> CallbackFlow:
 
 
 def _request(body: CallbackIn, key: str | None) -> svc.CallbackRequest:
-    for name, value in (("start_time", body.start_time), ("end_time", body.end_time)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return svc.CallbackRequest(
         phone=body.phone,

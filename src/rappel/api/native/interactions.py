@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rappel.api.auth import container, supervisor
 from rappel.api.errors import ErrorRenderers
+from rappel.api.times import BadTime, in_utc
 from rappel.bootstrap import Container
 from rappel.domain.codes import EntityType
 from rappel.domain.errors import ValidationFailed
@@ -116,16 +117,10 @@ def _aware(text: str, name: str) -> datetime:
 
 def _in_utc(moment: datetime, name: str) -> datetime:
     """`moment` in UTC; naive times and instants UTC cannot hold are refused."""
-    if moment.tzinfo is None:
-        raise ValidationFailed(name, f"{name} must carry a time zone (Z or an offset)")
     try:
-        return moment.astimezone(UTC)
-    except OverflowError as exc:
-        # 9999-12-31T23:59:59-14:00 is a valid ISO 8601 date-time, but in UTC it is
-        # year 10000: neither Python nor the database can hold it.
-        raise ValidationFailed(
-            name, f"{name} is out of range: in UTC it falls outside years 1 to 9999"
-        ) from exc
+        return in_utc(moment)
+    except BadTime as exc:
+        raise ValidationFailed(name, f"{name} {exc}") from exc
 
 
 def _refuse_nul(request: Request) -> None:

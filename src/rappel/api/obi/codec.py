@@ -143,7 +143,7 @@ def _decode_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ValidationFailed("body", "Invalid JSON: body is not UTF-8") from exc
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         value = _lenient_json(text, exc)
     except RecursionError as exc:
@@ -155,7 +155,7 @@ def _decode_json(body: bytes) -> Any:
 def _lenient_json(text: str, error: json.JSONDecodeError) -> Any:
     repaired = _strip_trailing_commas(text)
     try:
-        value, end = json.JSONDecoder().raw_decode(repaired.strip())
+        value, end = json.JSONDecoder(parse_int=_json_int).raw_decode(repaired.strip())
     except (json.JSONDecodeError, RecursionError):
         raise ValidationFailed(
             "body", f"Invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
@@ -166,6 +166,17 @@ def _lenient_json(text: str, error: json.JSONDecodeError) -> Any:
             "body", f"Invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         )
     return value
+
+
+def _json_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        # Python converts at most 4,300 digits (sys.get_int_max_str_digits); no OBI
+        # number comes near, so a longer one is a malformed body, not a server fault.
+        raise ValidationFailed(
+            "body", f"Invalid JSON: an integer of {len(text.lstrip('-'))} digits is too long"
+        ) from exc
 
 
 def _strip_trailing_commas(text: str) -> str:

@@ -19,6 +19,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from rappel.api.obi import codec
+from rappel.api.times import BadTime, in_utc
 from rappel.domain.errors import (
     Conflict,
     NotFound,
@@ -129,7 +130,8 @@ def format_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: glibc writes year 1 as "1", not "0001".
+    text = value.replace(tzinfo=None).isoformat(timespec="seconds")
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
     return text + "Z"
@@ -143,10 +145,12 @@ def parse_time(field: str, value: Any) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        return in_utc(datetime.fromisoformat(text), naive_is_utc=True)
+    except BadTime as exc:
+        # E.g. 9999-12-31T23:59:59-14:00: valid ISO 8601, but year 10000 in UTC.
+        raise ValidationFailed(field, f"Invalid {field}: {value} : Date and time {exc}") from exc
     except ValueError as exc:
         raise ValidationFailed(field, f"Invalid {field}: {value} : Not a date and time") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_day(field: str, value: str) -> datetime:
@@ -171,7 +175,7 @@ def parse_int(field: str, value: Any, low: int, high: int) -> int:
         raise ValidationFailed(field, f"Invalid {field}: {value} : Value is not an integer")
     try:
         number = int(value.strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # int(inf) overflows
         raise ValidationFailed(
             field, f"Invalid {field}: {value} : Value is not an integer"
         ) from exc
@@ -187,7 +191,7 @@ def parse_float(field: str, value: Any) -> float:
         raise ValidationFailed(field, f"Invalid {field}: {value} : Value is not a number")
     try:
         number = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # float(10**400) overflows
         raise ValidationFailed(field, f"Invalid {field}: {value} : Value is not a number") from exc
     if number != number or number in (float("inf"), float("-inf")):
         raise ValidationFailed(field, f"Invalid {field}: {value} : Value is not a number")
