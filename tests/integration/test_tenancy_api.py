@@ -7,7 +7,7 @@ import base64
 import httpx
 import pytest
 
-from rappel.services.demo import API_TOKEN, CALLBACK_QUEUE_ID, TENANT
+from rappel.services.demo import API_TOKEN, CALLBACK_QUEUE_ID, IVR_CHANNEL, TENANT
 
 OPERATOR = {"Authorization": "Bearer operator-test-token-0123456789"}
 ACME = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -192,7 +192,7 @@ def test_cross_tenant_reads_and_writes_are_refused(http: httpx.Client, demo: str
         ).status_code
         == 404
     )
-    assert http.delete("/v1/channels/18006661212", headers=theirs).status_code == 404
+    assert http.delete(f"/v1/channels/{IVR_CHANNEL}", headers=theirs).status_code == 404
     assert http.get("/v1/channels", headers=theirs).json() == []
     acme_tokens = http.get("/v1/tokens", headers=ACME).json()
     assert http.delete(f"/v1/tokens/{acme_tokens[0]['id']}", headers=theirs).status_code == 404
@@ -213,6 +213,26 @@ def test_cross_tenant_reads_and_writes_are_refused(http: httpx.Client, demo: str
         ("PATCH", "/v1/tenant", {"back_domains": ["not a domain"]}),
         ("PATCH", "/v1/tenant", {"hard_hours_start": "25:00"}),
         ("PATCH", "/v1/tenant", {"unknown": 1}),
+        *(
+            ("PATCH", "/v1/tenant", {field: None})
+            for field in (
+                "name",
+                "enabled",
+                "web_callback_enabled",
+                "time_zone",
+                "back_domains",
+                "widget_origins",
+                "hard_hours_start",
+                "hard_hours_end",
+                "max_callbacks_per_number_hour",
+                "max_callbacks_per_tenant_hour",
+            )
+        ),
+        ("PATCH", "/v1/tenant", {"default_dial_plan_id": 10**30}),
+        ("PATCH", "/v1/tenant", {"default_dial_plan_id": -(10**30)}),
+        ("PATCH", "/v1/tenant", {"default_dial_plan_id": 0}),
+        ("PATCH", "/v1/tenant", {"default_dial_plan_id": 10**9}),
+        ("PATCH", f"/v1/queues/{CALLBACK_QUEUE_ID}", {"enabled": None}),
         ("PUT", "/v1/dialplans/1", {"plan_id": 1, "default_region": "USA"}),
         (
             "PUT",
@@ -240,3 +260,71 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
     assert answer.json()["detail"]
     assert http.get("/v1/tenant", headers=ACME).json() == before
     assert http.get("/v1/queues", headers=ACME).json() == queues_before
+
+
+def test_tenant_fields_whose_null_means_none_can_be_cleared(http: httpx.Client, demo: str) -> None:
+    body = {"default_caller_id": None, "default_dial_plan_id": None}
+    answer = http.patch("/v1/tenant", json=body, headers=ACME)
+    assert answer.status_code == 200, answer.text
+    stored = http.get("/v1/tenant", headers=ACME).json()
+    assert {k: stored[k] for k in body} == body
+
+
+def test_huge_default_dial_plan_id_of_a_new_tenant_is_refused(http: httpx.Client) -> None:
+    for plan_id in (10**30, -(10**30), 10**9):
+        body = {"name": "Globex", "default_dial_plan_id": plan_id}
+        answer = http.post("/v1/tenants", json=body, headers=OPERATOR)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "default_dial_plan_id"
+    assert http.get("/v1/tenants", headers=OPERATOR).json() == []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_non_ascii_operator_token_is_a_plain_401(http: httpx.Client, method: str) -> None:
+    # Raw UTF-8 bytes in the header, as a client may send them: Latin-1 text to the server.
+    raw = {"Authorization": b"Bearer \xc3\xa9"}
+    answer = http.request(method, "/v1/tenants", json={"name": "Globex"}, headers=raw)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("field", ["name", "enabled", "usable_as_caller_id"])
+def test_channel_fields_without_a_none_value_refuse_null(
+    http: httpx.Client, demo: str, field: str
+) -> None:
+    path = f"/v1/channels/{IVR_CHANNEL}"
+    before = _ivr_channel(http)
+    answer = http.patch(path, json={"ivr_script": "changed", field: None}, headers=ACME)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == field
+    assert _ivr_channel(http) == before
+
+
+def test_channel_script_null_removes_it(http: httpx.Client, demo: str) -> None:
+    answer = http.patch(f"/v1/channels/{IVR_CHANNEL}", json={"ivr_script": None}, headers=ACME)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["ivr_script"] is None
+
+
+def _ivr_channel(http: httpx.Client) -> dict[str, object]:
+    listed = http.get("/v1/channels", headers=ACME).json()
+    return next(ch for ch in listed if ch["number"] == IVR_CHANNEL)
+
+
+def test_empty_channel_patch_answers_the_channel_unchanged(http: httpx.Client, demo: str) -> None:
+    before = _ivr_channel(http)
+    answer = http.patch(f"/v1/channels/{IVR_CHANNEL}", json={}, headers=ACME)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == before
+    assert _ivr_channel(http) == before
+
+
+@pytest.mark.parametrize("path", [f"/v1/queues/{CALLBACK_QUEUE_ID}", "/v1/tenant"])
+def test_empty_patch_answers_the_resource_unchanged(
+    http: httpx.Client, demo: str, path: str
+) -> None:
+    before = http.get(path, headers=ACME).json()
+    answer = http.patch(path, json={}, headers=ACME)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == before
+    assert http.get(path, headers=ACME).json() == before

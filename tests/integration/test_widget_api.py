@@ -79,6 +79,21 @@ def test_tampered_cancel_link_is_refused(http: httpx.Client, open_all_day: str) 
     assert "not valid" in refused.text
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_cancel_link_with_a_non_ascii_signature_is_refused(
+    http: httpx.Client, open_all_day: str, method: str
+) -> None:
+    body = ask(http).json()
+    query = parse_qs(urlsplit(body["cancel_url"]).query)
+    link = {"t": query["t"][0], "i": query["i"][0], "s": "é"}
+    if method == "GET":
+        refused = http.get("/widget/cancel", params=link)
+    else:
+        refused = http.post("/widget/cancel", data=link)
+    assert refused.status_code == 403
+    assert "not valid" in refused.text
+
+
 def test_delay_request_starts_that_many_minutes_later(
     http: httpx.Client, open_all_day: str
 ) -> None:
@@ -312,3 +327,44 @@ def test_key_webhook_and_user_data_reach_the_callback(
     assert refused.status_code == 422
     missing = http.patch("/v1/widget-keys/no-such-key-0000", json={}, headers=ACME)
     assert missing.status_code == 404
+
+
+def test_a_widget_key_made_twice_is_a_conflict(http: httpx.Client, demo: str) -> None:
+    key = {"queue_id": TEST_QUEUE_ID, "key": "wk_twice_0123456789"}
+    assert http.post("/v1/widget-keys", json=key, headers=ACME).status_code == 201
+    again = http.post("/v1/widget-keys", json=key, headers=ACME)
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+    taken = http.post("/v1/widget-keys", json={**key, "key": DEMO_WIDGET_KEY}, headers=ACME)
+    assert taken.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("rows", "named"),
+    [
+        (
+            [
+                {"weekday": True, "start": "08:00", "end": "12:00", "agents": 1},
+                {"weekday": 1, "start": "08:00", "end": "17:00", "agents": 2},
+            ],
+            "weekday 1 start at 08:00",
+        ),
+        (
+            [
+                {"weekday": 3, "start": "09:00", "end": "12:00", "agents": 1},
+                {"weekday": 3, "start": "09:00:00", "end": "17:00", "agents": 2},
+            ],
+            "weekday 3 start at 09:00",
+        ),
+    ],
+)
+def test_roster_rows_of_one_weekday_and_start_are_refused(
+    http: httpx.Client, demo: str, rows: list[dict[str, object]], named: str
+) -> None:
+    path = f"/v1/queues/{CALLBACK_QUEUE_ID}/roster"
+    before = http.get(path, headers=ACME).json()
+    refused = http.put(path, json=rows, headers=ACME)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "start"
+    assert named in refused.json()["detail"]
+    assert http.get(path, headers=ACME).json() == before

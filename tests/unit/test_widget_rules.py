@@ -84,3 +84,9 @@ def test_cancel_link_signature_binds_tenant_and_interaction() -> None:
         check_cancel_link("secret", "T" * 32, "J" * 32, sig)
     with pytest.raises(PermissionDenied):
         check_cancel_link("other secret", "T" * 32, "I" * 32, sig)
+
+
+@pytest.mark.parametrize("sig", ["é", "\u00e9" * 32, "\ud800", ""])
+def test_cancel_link_with_a_non_ascii_or_empty_signature_is_refused(sig: str) -> None:
+    with pytest.raises(PermissionDenied):
+        check_cancel_link("secret", "T" * 32, "I" * 32, sig)

@@ -46,9 +46,18 @@ def create_channel(db: Database, tenant_id: str, values: dict[str, Any]) -> Chan
     return channel
 
 
+def _refuse_nulls(changes: dict[str, Any], *names: str) -> None:
+    """A PATCH may not set these fields to null: they have no "none" value."""
+    for name in names:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(name, f"{name} may not be null")
+
+
 def update_channel(db: Database, tenant_id: str, number: str, values: dict[str, Any]) -> Channel:
+    """Change the given fields; `ivr_script: null` removes the script, no field changes nothing."""
     allowed = {"name", "ivr_script", "enabled", "usable_as_caller_id"}
     changes = {k: v for k, v in values.items() if k in allowed}
+    _refuse_nulls(changes, "name", "enabled", "usable_as_caller_id")
     with db.begin() as conn:
         if store.get_channel(conn, tenant_id, number) is None:
             raise NotFound(f"no channel {number}")
@@ -117,6 +126,9 @@ def get_queue(db: Database, tenant_id: str, queue_id: str) -> Queue:
 
 
 def update_queue(db: Database, tenant_id: str, queue_id: str, values: dict[str, Any]) -> Queue:
+    """Change the given fields; no field changes nothing."""
+    # bool(None) would quietly switch the queue off.
+    _refuse_nulls(values, "enabled")
     changes: dict[str, Any] = {}
     if "name" in values:
         name = str(values["name"] or "").strip()
@@ -266,6 +278,8 @@ def create_user(
 
 def update_user(db: Database, tenant_id: str, user_id: str, values: dict[str, Any]) -> User:
     user_id = parse_id(user_id, "user_id")
+    # bool(None) would quietly lock the user out.
+    _refuse_nulls(values, "enabled")
     changes: dict[str, Any] = {}
     if "display_name" in values:
         changes["display_name"] = str(values["display_name"] or "")[:200]

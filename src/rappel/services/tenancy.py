@@ -63,12 +63,29 @@ _TENANT_FIELDS = {
     "max_callbacks_per_tenant_hour",
 }
 
+#: Fields whose null has a meaning: no default caller id, no default dial plan (the
+#: fallback plan of the tenant's time zone). Every other field needs a value; the hourly
+#: limits have no "unlimited" (the largest is 1000000).
+_NULLABLE_TENANT_FIELDS = {"default_caller_id", "default_dial_plan_id"}
+
 
 def _checked_tenant_values(values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - _TENANT_FIELDS
     if unknown:
         raise ValidationFailed(sorted(unknown)[0], f"unknown tenant field {sorted(unknown)[0]!r}")
+    for key, value in values.items():
+        if value is None and key not in _NULLABLE_TENANT_FIELDS:
+            raise ValidationFailed(key, f"{key} may not be null")
     checked = dict(values)
+    plan_id = checked.get("default_dial_plan_id")
+    if plan_id is not None and (
+        not isinstance(plan_id, int) or isinstance(plan_id, bool) or not 0 < plan_id < 10**9
+    ):
+        # Dial plan ids are positive integers below 10**9 (put_dial_plan), which both
+        # databases hold; a larger one would overflow SQLite's INTEGER.
+        raise ValidationFailed(
+            "default_dial_plan_id", "default_dial_plan_id must be a positive integer below 10**9"
+        )
     if "name" in checked:
         check_tenant_name(checked["name"])
     if "time_zone" in checked:

@@ -26,10 +26,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
+
 from rappel.clock import Clock
 from rappel.domain.calling_hours import CallingHours, next_allowed
 from rappel.domain.codes import CallbackFlow
-from rappel.domain.errors import NotFound, PermissionDenied, RateLimited, ValidationFailed
+from rappel.domain.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
 from rappel.domain.phone import Acceptance, normalize
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.integrations.ssrf import OutboundAllowlist
@@ -122,24 +130,28 @@ def create_widget_key(
     if webhook_url:
         webhook_url = callbacks.check_webhook_url(webhook_url, allowlist or OutboundAllowlist())
     udata = {str(k)[:100]: str(v)[:500] for k, v in (udata or {}).items()}
-    with db.begin() as conn:
-        queue = tenant_store.get_queue(conn, tenant_id, queue_id)
-        if queue is None:
-            raise ValidationFailed("queue_id", "no such queue")
-        if queue.direction is not QueueDirection.OUTBOUND:
-            raise ValidationFailed("queue_id", "web callbacks need an outbound queue")
-        if store.find_widget_key(conn, key) is not None:
-            raise ValidationFailed("key", "that key exists already")
-        row = {
-            "tenant_id": tenant_id,
-            "key": key,
-            "queue_id": queue_id,
-            "enabled": True,
-            "webhook_url": webhook_url or None,
-            "udata": udata,
-            "created_at": clock.now(),
-        }
-        store.insert_widget_key(conn, row)
+    row = {
+        "tenant_id": tenant_id,
+        "key": key,
+        "queue_id": queue_id,
+        "enabled": True,
+        "webhook_url": webhook_url or None,
+        "udata": udata,
+        "created_at": clock.now(),
+    }
+    try:
+        with db.begin() as conn:
+            queue = tenant_store.get_queue(conn, tenant_id, queue_id)
+            if queue is None:
+                raise ValidationFailed("queue_id", "no such queue")
+            if queue.direction is not QueueDirection.OUTBOUND:
+                raise ValidationFailed("queue_id", "web callbacks need an outbound queue")
+            if store.find_widget_key(conn, key) is not None:
+                raise Conflict("that widget key exists already")
+            store.insert_widget_key(conn, row)
+    except IntegrityError as exc:
+        # A concurrent request inserted the same key between the check and the insert.
+        raise Conflict("that widget key exists already") from exc
     return row
 
 
@@ -227,6 +239,7 @@ def put_schedules(
 ) -> list[dict[str, Any]]:
     """Replace a queue's roster: rows of weekday (1-7), start, end ("HH:MM") and agents."""
     checked = []
+    seen: set[tuple[int, time]] = set()
     for row in rows:
         weekday, agents = int(row.get("weekday", 0)), int(row.get("agents", -1))
         if not 1 <= weekday <= 7:
@@ -236,11 +249,21 @@ def put_schedules(
         hours = CallingHours.parse(str(row.get("start")), str(row.get("end")))
         if hours.end < hours.start:
             raise ValidationFailed("end", "a roster row ends after it starts, on the same day")
+        # One row per weekday and start (the table's key); `weekday: true` is weekday 1 and
+        # "08:00:00" is "08:00", so duplicates are found on the values, not the text.
+        if (weekday, hours.start) in seen:
+            raise ValidationFailed(
+                "start",
+                f"two roster rows for weekday {weekday} start at "
+                f"{hours.start.strftime('%H:%M')}: give one row with the sum of their agents",
+            )
+        seen.add((weekday, hours.start))
         checked.append(
             {"weekday": weekday, "start": row["start"], "end": row["end"], "agents": agents}
         )
     with db.begin() as conn:
-        if tenant_store.get_queue(conn, tenant_id, queue_id) is None:
+        # Concurrent PUTs of one roster take turns on the queue, and the last one wins.
+        if not tenant_store.lock_queue(conn, tenant_id, queue_id):
             raise NotFound("no such queue")
         store.replace_schedules(conn, tenant_id, queue_id, checked)
     return checked
@@ -430,7 +453,10 @@ def cancel_url(base_url: str, secret: str, tenant_id: str, interaction_id: str) 
 
 
 def check_cancel_link(secret: str, tenant_id: str, interaction_id: str, sig: str) -> None:
-    if not hmac.compare_digest(_signature(secret, tenant_id, interaction_id), sig):
+    expected = _signature(secret, tenant_id, interaction_id).encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link's `s` is
+    # whatever the visitor's browser sent.
+    if not hmac.compare_digest(expected, sig.encode("utf-8", "surrogatepass")):
         raise PermissionDenied("this cancel link is not valid")
 
 

@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from rappel.domain.tenancy import Channel, Queue, QueueDirection, Tenant
+from rappel.store.db import upsert_into
 from rappel.store.tables import api_tokens, channels, dial_plans, queues, tenants
+
+#: The dialect modules whose `insert` has ON CONFLICT, by SQLAlchemy dialect name.
 
 
 def _tenant(row: RowMapping) -> Tenant:
@@ -132,6 +135,8 @@ def insert_channel(conn: Connection, tenant_id: str, channel: Channel) -> None:
 
 
 def update_channel(conn: Connection, tenant_id: str, number: str, values: dict[str, Any]) -> None:
+    if not values:
+        return  # UPDATE without SET is not SQL; an empty change changes nothing
     conn.execute(
         update(channels)
         .where(channels.c.tenant_id == tenant_id, channels.c.number == number)
@@ -207,11 +212,29 @@ def insert_queue(conn: Connection, tenant_id: str, queue: Queue, created_at: dat
 
 
 def update_queue(conn: Connection, tenant_id: str, queue_id: str, values: dict[str, Any]) -> None:
+    if not values:
+        return  # UPDATE without SET is not SQL; an empty change changes nothing
     conn.execute(
         update(queues)
         .where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
         .values(**values)
     )
+
+
+def lock_queue(conn: Connection, tenant_id: str, queue_id: str) -> bool:
+    """Lock the queue row until the transaction ends; False when there is no such queue.
+
+    Writers of what hangs off a queue (its roster) take turns on this lock, so each
+    sees what the one before committed. FOR NO KEY UPDATE does not hold up inserts
+    whose foreign keys point at the queue; SQLite has no row locks and needs none
+    (its writers take turns on the database).
+    """
+    found = conn.execute(
+        select(queues.c.id)
+        .where(queues.c.tenant_id == tenant_id, queues.c.id == queue_id)
+        .with_for_update(key_share=True)
+    ).first()
+    return found is not None
 
 
 def delete_queue(conn: Connection, tenant_id: str, queue_id: str) -> bool:
@@ -247,15 +270,14 @@ def list_dial_plans(conn: Connection, tenant_id: str) -> list[RowMapping]:
 
 
 def upsert_dial_plan(conn: Connection, tenant_id: str, values: dict[str, Any]) -> None:
-    existing = get_dial_plan(conn, tenant_id, values["plan_id"])
-    if existing:
-        conn.execute(
-            update(dial_plans)
-            .where(dial_plans.c.tenant_id == tenant_id, dial_plans.c.plan_id == values["plan_id"])
-            .values(**values)
+    """Create or replace a plan in one statement, so concurrent PUTs of one id both succeed."""
+    upsert = upsert_into(conn, dial_plans)
+    conn.execute(
+        upsert.values(tenant_id=tenant_id, **values).on_conflict_do_update(
+            index_elements=["tenant_id", "plan_id"],
+            set_={k: upsert.excluded[k] for k in values if k != "plan_id"},
         )
-    else:
-        conn.execute(insert(dial_plans).values(tenant_id=tenant_id, **values))
+    )
 
 
 def delete_dial_plan(conn: Connection, tenant_id: str, plan_id: int) -> bool:

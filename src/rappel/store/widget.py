@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
+from rappel.store.db import upsert_into
 from rappel.store.tables import (
     agent_queues,
     agent_schedules,
@@ -23,6 +24,7 @@ OPEN_STATUSES = (1, 2, 3, 4, 5, 6, 13)
 #: callback_status codes of a callback waiting in the queue for an agent (RECEIVED, QUEUED,
 #: REJECTED_BY_AGT) once its start time has come.
 WAITING_STATUSES = (1, 3, 6)
+#: The dialect modules whose `insert` has ON CONFLICT, by SQLAlchemy dialect name.
 
 
 # -- widget keys ----------------------------------------------------------
@@ -74,6 +76,7 @@ def list_schedules(
 def replace_schedules(
     conn: Connection, tenant_id: str, queue_id: str, rows: Iterable[dict[str, Any]]
 ) -> None:
+    """Replace the queue's roster; the caller holds the queue's lock (`lock_queue`)."""
     conn.execute(
         delete(agent_schedules).where(
             agent_schedules.c.tenant_id == tenant_id, agent_schedules.c.queue_id == queue_id
@@ -81,7 +84,16 @@ def replace_schedules(
     )
     values = [{"tenant_id": tenant_id, "queue_id": queue_id, **row} for row in rows]
     if values:
-        conn.execute(insert(agent_schedules), values)
+        # The queue's lock makes replacements take turns; the upsert is the second guard,
+        # so a writer that reaches here without it overwrites a row instead of failing.
+        upsert = upsert_into(conn, agent_schedules)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["tenant_id", "queue_id", "weekday", "start"],
+                set_={"end": upsert.excluded.end, "agents": upsert.excluded.agents},
+            ),
+            values,
+        )
 
 
 # -- queue load -----------------------------------------------------------

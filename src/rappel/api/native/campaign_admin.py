@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from rappel.api.auth import admin, container, supervisor
+from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import ValidationFailed
@@ -31,8 +32,8 @@ class CampaignSettings(BaseModel):
     queue_id: str | None = None
     remarks: str | None = None
     custom_ivr_number: str | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: UtcInstant | None = None
+    end_date: UtcInstant | None = None
     time_zone: str | None = None
     abandon_rate: float | None = None
     increase_predictive_ratio: float | None = None
@@ -87,7 +88,7 @@ class NativeCustomer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     external_id: str | None = None
     numbers: str | None = None
-    date: datetime | None = None
+    date: UtcInstant | None = None
     agent_id: str | None = None
     dialing_mode: DialingMode | None = None
     preview_time: int | None = None
@@ -141,37 +142,26 @@ def _out(v: svc.CampaignView, reopened: int = 0) -> CampaignOut:
     )
 
 
-def _update(body: CampaignSettings, base: svc.CampaignUpdate | None) -> svc.CampaignUpdate:
-    given = body.model_dump(exclude_unset=True)
-    if base is None:
-        for required in ("name", "dialing_mode", "queue_id"):
-            if not given.get(required):
-                raise ValidationFailed(required, f"{required} is required")
-        base = svc.CampaignUpdate(
-            name=given["name"], dialing_mode=given["dialing_mode"], queue_id=given["queue_id"]
-        )
-    if "queue_id" in given:
-        given["queue_id"] = parse_id(str(given["queue_id"]), "queue_id")
+def _fields(given: dict[str, Any]) -> dict[str, Any]:
+    """The CampaignUpdate fields of a body, ids parsed, null refused where a value is needed."""
     fields = {k: v for k, v in given.items() if k in svc.CampaignUpdate.__dataclass_fields__}
     for name in ("name", "dialing_mode", "queue_id", "abandon_rate", "increase_predictive_ratio"):
         if name in fields and fields[name] is None:
             raise ValidationFailed(name, f"{name} may not be null")
-    return replace(base, **fields)
+    if "queue_id" in fields:
+        fields["queue_id"] = parse_id(str(fields["queue_id"]), "queue_id")
+    return fields
 
 
-def _current(v: svc.CampaignView) -> svc.CampaignUpdate:
-    return svc.CampaignUpdate(
-        name=v.name,
-        dialing_mode=DialingMode(v.dialing_mode),
-        queue_id=v.queue_id,
-        remarks=v.remarks,
-        custom_ivr_number=v.custom_ivr_number,
-        start_date=v.start_date,
-        end_date=v.end_date,
-        time_zone=v.time_zone,
-        abandon_rate=v.abandon_rate,
-        increase_predictive_ratio=v.increase_predictive_ratio,
+def _new(body: CampaignSettings) -> svc.CampaignUpdate:
+    given = body.model_dump(exclude_unset=True)
+    for required in ("name", "dialing_mode", "queue_id"):
+        if not given.get(required):
+            raise ValidationFailed(required, f"{required} is required")
+    base = svc.CampaignUpdate(
+        name=given["name"], dialing_mode=given["dialing_mode"], queue_id=given["queue_id"]
     )
+    return replace(base, **_fields(given))
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -190,7 +180,7 @@ def create_campaign(
     settings: dict[str, Any] = body.model_dump(exclude_unset=True)
     if settings.get("dialer_id"):
         settings["dialer_id"] = parse_id(settings["dialer_id"], "dialer_id")
-    new_id = svc.create_campaign(c.db, c.clock, who.tenant_id, _update(body, None), settings)
+    new_id = svc.create_campaign(c.db, c.clock, who.tenant_id, _new(body), settings)
     return _out(svc.get_campaign(c.db, c.clock, who.tenant_id, new_id))
 
 
@@ -215,12 +205,9 @@ def patch_campaign(
     cid = parse_id(campaign_id, "campaign_id")
     if body.dialer_id is not None:
         raise ValidationFailed("dialer_id", "the dialer of a campaign cannot change")
-    current = svc.get_campaign(c.db, c.clock, who.tenant_id, cid)
     given = body.model_dump(exclude_unset=True)
-    if set(given) & set(svc.CampaignUpdate.__dataclass_fields__):
-        svc.update_campaign(c.db, c.clock, who.tenant_id, cid, _update(body, _current(current)))
     settings = {k: v for k, v in given.items() if k in _SETTING_NAMES}
-    reopened = svc.change_settings(c.db, c.clock, who.tenant_id, cid, settings) if settings else 0
+    reopened = svc.patch_campaign(c.db, c.clock, who.tenant_id, cid, _fields(given), settings)
     return _out(svc.get_campaign(c.db, c.clock, who.tenant_id, cid), reopened)
 
 
