@@ -140,6 +140,48 @@ def test_concurrent_posts_of_one_widget_key_make_one_and_conflict(
     assert sum(k.startswith("wk_race_") for k in keys) == 3
 
 
+@pytest.mark.usefixtures("concurrent")
+def test_concurrent_saves_of_data_dip_configurations_all_succeed(
+    http: httpx.Client, demo: str
+) -> None:
+    provider = {
+        "keys": [{"key": "account-num", "field": "externalId"}],
+        "returns": [
+            {
+                "name": "name",
+                "source": "attribute:Name",
+                "displayToAgent": True,
+                "saveToDatabase": True,
+            }
+        ],
+    }
+    crm = {
+        "url": "http://127.0.0.1:9/dip",
+        "token": "crm-bearer-token-7d1e5a0c9b",
+        "mappings": [{"key": "phone-num", "source": "customer_number_national"}],
+    }
+    for _ in range(3):
+        one = http.put("/v1/datadip/provider-config", json=provider, headers=ACME)
+        assert one.status_code == 200, one.text
+        statuses = race(http, lambda c, _: c.put("/v1/datadip/provider-config", json=provider))
+        assert statuses == [200] * RACERS
+        one = http.put("/v1/crm-dips/tenant", json=crm, headers=ACME)
+        assert one.status_code == 200, one.text
+        statuses = race(http, lambda c, _: c.put("/v1/crm-dips/tenant", json=crm))
+        assert statuses == [200] * RACERS
+    assert len(http.get("/v1/crm-dips", headers=ACME).json()) == 1
+
+
+@pytest.mark.usefixtures("concurrent")
+def test_concurrent_do_not_call_additions_all_succeed(http: httpx.Client, demo: str) -> None:
+    for round_ in range(3):
+        numbers = {"numbers": [f"+1415555{round_}{n:03d}" for n in range(5)]}
+        statuses = race(http, lambda c, _, body=numbers: c.post("/v1/dnc", json=body))
+        assert statuses == [200] * RACERS
+    listed = http.get("/v1/dnc", headers=ACME).json()["numbers"]
+    assert len([n for n in listed if n.startswith("+1415555")]) == 15
+
+
 @pytest.mark.parametrize("date", ["2031-01-01T00:00:00", "9999-12-31T23:59:59-14:00"])
 def test_a_bulk_customer_date_without_zone_or_past_utc_is_refused(
     http: httpx.Client, demo: str, date: str

@@ -27,7 +27,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -37,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, CustomerResult
+from rappel.store.db import upsert_into
 from rappel.store.tables import (
     campaigns,
     customers,
@@ -350,19 +350,12 @@ def add_dnc(
 ) -> list[str]:
     new = sorted(set(numbers) - _listed(conn, tenant_id, campaign_id))
     if new:
-        conn.execute(
-            insert(do_not_call).values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "campaign_id": campaign_id,
-                        "number": n,
-                        "created_at": at,
-                    }
-                    for n in new
-                ]
-            )
-        )
+        # A number another request lists meanwhile is listed: nothing to add, no error.
+        rows = [
+            {"tenant_id": tenant_id, "campaign_id": campaign_id, "number": n, "created_at": at}
+            for n in new
+        ]
+        conn.execute(upsert_into(conn, do_not_call).values(rows).on_conflict_do_nothing())
     return new
 
 

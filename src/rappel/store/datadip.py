@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from rappel.store.db import upsert_into
 from rappel.store.tables import campaigns as campaign_rows
 from rappel.store.tables import (
     crm_dip_configs,
@@ -65,9 +66,10 @@ def get_provider_config(conn: Connection, tenant_id: str) -> dict[str, Any] | No
 def put_provider_config(
     conn: Connection, tenant_id: str, config: Mapping[str, Any], now: datetime
 ) -> None:
-    table = datadip_provider_config
-    conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
-    conn.execute(insert(table).values(tenant_id=tenant_id, config=dict(config), modified_at=now))
+    # One statement, so that two admins saving at once both succeed (the last one wins).
+    values = {"config": dict(config), "modified_at": now}
+    statement = upsert_into(conn, datadip_provider_config).values(tenant_id=tenant_id, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=["tenant_id"], set_=values))
 
 
 def existing_campaigns(conn: Connection, tenant_id: str, ids: Sequence[str]) -> set[str]:
@@ -145,15 +147,10 @@ def find_by_attribute(
 
 
 def put_crm_config(conn: Connection, values: Mapping[str, Any]) -> None:
-    table = crm_dip_configs
-    conn.execute(
-        delete(table).where(
-            table.c.tenant_id == values["tenant_id"],
-            table.c.scope == values["scope"],
-            table.c.scope_id == values["scope_id"],
-        )
-    )
-    conn.execute(insert(table).values(**values))
+    key = ("tenant_id", "scope", "scope_id")
+    statement = upsert_into(conn, crm_dip_configs).values(**values)
+    changed = {name: value for name, value in values.items() if name not in key}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changed))
 
 
 def get_crm_config(
