@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
+from rappel.api.native.interactions import iso
 from rappel.services import webhooks
 from rappel.services.demo import API_TOKEN
 from rappel.store.db import Database
@@ -252,3 +253,9 @@ def test_list_refuses_nul_in_filters_on_every_database(
     create(http, queue_id="103", udata={"order": "42"})
     answer = http.get("/v1/interactions?" + query, headers=ACME)
     assert problem_field(answer) == field
+
+
+def test_times_are_written_with_four_digit_years_and_milliseconds() -> None:
+    assert iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000Z"
+    assert iso(datetime(2030, 1, 5, 18, 0, 0, 123456, tzinfo=UTC)) == "2030-01-05T18:00:00.123Z"
+    assert iso(None) is None

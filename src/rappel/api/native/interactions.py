@@ -33,8 +33,8 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds and Z: [YYYY]-[MM]-[DD]T[HH]:[mm]:[ss].[SSS]Z."""
     if moment is None:
         return None
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: glibc writes year 1 as "1", not "0001".
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def render(row: dict[str, Any]) -> dict[str, Any]:
