@@ -422,6 +422,10 @@ def test_status_is_set_with_text_plain(http: httpx.Client, demo: str) -> None:
     assert refused.status_code == 400
     assert refused.headers["content-type"].startswith("text/plain")
     assert "Active or Passive" in refused.text
+    # A status quoting an unpaired surrogate is refused and quoted back escaped.
+    odd = http.put(url, content=b'"\\ud800"', headers={**plain, "Accept": "application/json"})
+    assert odd.status_code == 400, odd.text
+    assert odd.json()["statusCode"] == 400
 
 
 def test_active_campaign_past_its_end_date_is_expired(http: httpx.Client, demo: str) -> None:

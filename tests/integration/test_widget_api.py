@@ -368,3 +368,21 @@ def test_roster_rows_of_one_weekday_and_start_are_refused(
     assert refused.json()["field"] == "start"
     assert named in refused.json()["detail"]
     assert http.get(path, headers=ACME).json() == before
+
+
+@pytest.mark.parametrize(
+    "slot_start",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "2031-01-01T09:00:00",  # no time zone
+    ],
+)
+def test_a_slot_start_without_zone_or_outside_utc_is_refused(
+    http: httpx.Client, open_all_day: str, db: Database, slot_start: str
+) -> None:
+    answer = ask(http, when="slot", slot_start=slot_start)
+    assert answer.status_code == 422, answer.text
+    listed = http.get("/v1/interactions", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert listed.json()["interactions"] == []

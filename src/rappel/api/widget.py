@@ -7,7 +7,7 @@ only to the key's tenant's allowed origins; a foreign origin is refused.
 from __future__ import annotations
 
 import html
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from rappel.api.auth import admin, app_container, container
 from rappel.api.errors import ErrorRenderers, problem_renderer
+from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
 from rappel.domain.errors import RappelError, RateLimited
 from rappel.integrations.ssrf import OutboundAllowlist
@@ -98,7 +99,7 @@ class WidgetRequestIn(BaseModel):
     when: str = Field(default="now", max_length=8)
     name: str = Field(default="", max_length=200)
     delay_minutes: int | None = None
-    slot_start: datetime | None = None
+    slot_start: UtcInstant | None = None
     #: the honeypot: a field people never see; bots fill it
     website: str = Field(default="", max_length=500)
     captcha_token: str = Field(default="", max_length=4096)

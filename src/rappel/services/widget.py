@@ -418,6 +418,9 @@ def _window(
         if form.slot_start is None:
             raise ValidationFailed("slot", "choose a time slot")
         wanted = form.slot_start.astimezone(UTC)
+        if not now - timedelta(days=1) <= wanted <= now + timedelta(days=366):
+            # Slots are offered for the days ahead; this also keeps the local date in range.
+            raise ValidationFailed("slot", "That time slot is not offered; please choose another.")
         day = wanted.astimezone(ZoneInfo(ctx.tenant.time_zone)).date()
         for slot in availability(db, clock, ctx, day):
             if slot.start == wanted:

@@ -248,7 +248,8 @@ def encode(value: Any, fmt: Format, root: str, item: str | None = None) -> Encod
     """`value` (dict or list) as JSON or as XML under `root` (list entries named `item`)."""
     if fmt is Format.JSON:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return Encoded(text.encode("utf-8"), "application/json")
+        # An error message may quote an unpaired surrogate the client sent: escaped, not fatal.
+        return Encoded(text.encode("utf-8", "backslashreplace"), "application/json")
     element = Element(root)
     if isinstance(value, list):
         for entry in value:
