@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rappel.api.text_guard import unstorable
+from rappel.domain.text import unstorable
 from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
 
 ACME = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rappel.api.errors import ErrorRenderers
 from rappel.domain.errors import ValidationFailed
+from rappel.domain.text import unstorable
 
 #: `\u0000`, a surrogate escape, or a surrogate encoded as UTF-8 bytes (json.loads of
 #: bytes decodes those too). An escaped backslash before `u` is a false alarm that
@@ -31,29 +31,6 @@ _SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|\xed[\xa0-\xbf
 MAX_CHECKED_BYTES = 32 * 1024 * 1024
 #: Surfaces that check their own body text and answer in their own terms.
 _OWN_CHECK = ("/datadip", "/v1/datadip")
-
-
-def unstorable(value: Any) -> str | None:
-    """Why `value` (parsed JSON) cannot be stored, or None."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "an unpaired surrogate"
-        return None
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        return None
-    for item in items:
-        found = unstorable(item)
-        if found is not None:
-            return found
-    return None
 
 
 def _may_be_json(scope: Scope) -> bool:

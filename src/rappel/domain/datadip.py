@@ -24,6 +24,7 @@ from typing import Any
 
 from rappel.domain.errors import RappelError, ValidationFailed
 from rappel.domain.ids import parse_id
+from rappel.domain.text import is_unicode
 
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_NAME_LENGTH = 200
@@ -227,18 +228,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise MalformedDipRequest("the body must be a JSON object of key names and values")
     texts = [*document, *(value for value in document.values() if isinstance(value, str))]
-    if not all(_is_unicode(text) for text in texts):
+    if not all(is_unicode(text) for text in texts):
         # "\ud800" escapes no character: such a key cannot even be named in an answer.
         raise MalformedDipRequest("the body is not valid JSON text (an unpaired surrogate)")
     return document
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class _Duplicate(ValueError):

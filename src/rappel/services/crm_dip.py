@@ -40,6 +40,7 @@ from rappel.bootstrap import Container
 from rappel.domain.crm_dip import DipStage, InteractionValues, build_request
 from rappel.domain.errors import RappelError
 from rappel.domain.ids import new_id
+from rappel.domain.text import unstorable
 from rappel.integrations.circuit import CircuitBreaker
 from rappel.integrations.datadip_client import DataDipClient, DipResult, SessionParameter
 from rappel.integrations.http import GuardedHttpClient
@@ -82,7 +83,7 @@ def screen(parameters: Mapping[str, SessionParameter]) -> Screened:
     saved: dict[str, tuple[str, bool]] = {}
     notes: list[str] = []
     for name, parameter in parameters.items():
-        if not (_is_text(name) and _is_text(parameter.value)):
+        if unstorable(name) or unstorable(parameter.value):
             notes.append(f"{_label(name)} dropped: NUL or unpaired surrogate")
             continue
         held[name] = parameter
@@ -94,17 +95,6 @@ def screen(parameters: Mapping[str, SessionParameter]) -> Screened:
         else:
             saved[name] = (parameter.value, parameter.display_to_agent)
     return Screened(held, saved, tuple(notes))
-
-
-def _is_text(text: str) -> bool:
-    # PostgreSQL text cannot hold NUL; no UTF-8 holds a lone surrogate (JSON "\ud800").
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _unsaveable(name: str, value: str) -> str | None:

@@ -35,7 +35,7 @@ from rappel.domain import phone
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import new_ordered_id
-from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, NEVER_DUE, CustomerResult
+from rappel.domain.results import NEVER_DUE, CustomerResult
 from rappel.services import tenancy
 from rappel.store import campaigns as campaign_store
 from rappel.store import customer_import, customer_search
@@ -49,7 +49,6 @@ MAX_BULK = 1000
 #: Most customers one native bulk request may carry.
 MAX_NATIVE_BULK = 10000
 MAX_ATTRIBUTES = 100
-_FINISHED = HANDLED_RESULTS | CLOSED_RESULTS
 #: Tries of a bulk add's write when a concurrent add took one of its externalIds.
 WRITE_ATTEMPTS = 3
 MAX_VALUE = 4000
@@ -390,7 +389,7 @@ class CustomerQuery:
 def _due_between(after: datetime | None, before: datetime | None) -> list[ColumnElement[bool]]:
     """`date` / `dateEnd` on the date OBI shows: a final customer's is NEVER_DUE."""
     C = store.C
-    never = and_(C.next_call_at.is_(None), C.result.in_([r.value for r in _FINISHED]))
+    never = and_(C.next_call_at.is_(None), C.result.in_(store.FINAL_VALUES))
     out: list[ColumnElement[bool]] = []
     if after is not None:
         out.append(or_(C.next_call_at >= after, never))  # no time is after NEVER_DUE

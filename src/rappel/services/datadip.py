@@ -34,6 +34,7 @@ from rappel.domain.datadip import (
 from rappel.domain.errors import Conflict, NotFound, ValidationFailed
 from rappel.domain.ids import new_id
 from rappel.services import tenancy
+from rappel.store import campaigns as campaign_store
 from rappel.store import datadip as store
 from rappel.store import tenancy as tenancy_store
 from rappel.store.customers import attribute_rows
@@ -55,7 +56,7 @@ def put_provider_config(
     """Check and store how a tenant answers; every listed campaign must be one of its own."""
     config = parse_provider_config(document)
     with db.begin() as conn:
-        known = store.existing_campaigns(conn, tenant_id, config.campaigns)
+        known = campaign_store.existing_ids(conn, tenant_id, config.campaigns)
         for i, campaign in enumerate(config.campaigns):
             if campaign not in known:
                 raise ValidationFailed(f"campaigns[{i}]", f"no campaign {campaign} in this tenant")

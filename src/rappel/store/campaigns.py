@@ -71,6 +71,14 @@ def get_campaign(conn: Connection, tenant_id: str, campaign_id: str) -> RowMappi
     return conn.execute(query).mappings().first()
 
 
+def existing_ids(conn: Connection, tenant_id: str, ids: Sequence[str]) -> set[str]:
+    """Those of `ids` that are campaigns of the tenant."""
+    if not ids:
+        return set()
+    query = select(K.id).where(K.tenant_id == tenant_id, K.id.in_(ids))
+    return set(conn.execute(query).scalars())
+
+
 def list_campaigns(
     conn: Connection, tenant_id: str, conditions: Sequence[ColumnElement[bool]]
 ) -> list[RowMapping]:

@@ -27,7 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from rappel.store.db import upsert_into
-from rappel.store.tables import campaigns as campaign_rows
 from rappel.store.tables import (
     crm_dip_configs,
     customer_attributes,
@@ -70,15 +69,6 @@ def put_provider_config(
     values = {"config": dict(config), "modified_at": now}
     statement = upsert_into(conn, datadip_provider_config).values(tenant_id=tenant_id, **values)
     conn.execute(statement.on_conflict_do_update(index_elements=["tenant_id"], set_=values))
-
-
-def existing_campaigns(conn: Connection, tenant_id: str, ids: Sequence[str]) -> set[str]:
-    """Those of `ids` that are campaigns of the tenant."""
-    if not ids:
-        return set()
-    table = campaign_rows
-    query = select(table.c.id).where(table.c.tenant_id == tenant_id, table.c.id.in_(ids))
-    return set(conn.execute(query).scalars())
 
 
 def _newest(query: Select[Any], campaigns: Sequence[str]) -> Select[Any]:

@@ -54,6 +54,11 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+def value_not_stored() -> ValidationFailed:
+    """A write the database refused as data (NUL in text, out-of-range numbers): bad input."""
+    return ValidationFailed("body", "a value cannot be stored (NUL character or out of range)")
+
+
 class Database:
     """One engine and the transactions opened on it."""
 
@@ -118,10 +123,7 @@ class Database:
         except OperationalError as exc:
             raise ServiceUnavailable("the database is not available") from exc
         except DataError as exc:
-            # Values the database cannot hold (NUL in text, out-of-range numbers) are bad input.
-            raise ValidationFailed(
-                "body", "a value cannot be stored (NUL character or out of range)"
-            ) from exc
+            raise value_not_stored() from exc
         if wake:
             signals.fire_local_wakers()
 

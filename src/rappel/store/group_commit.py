@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, OperationalError
 
-from rappel.domain.errors import RappelError, ServiceUnavailable, ValidationFailed
-from rappel.store.db import Database
+from rappel.domain.errors import RappelError, ServiceUnavailable
+from rappel.store.db import Database, value_not_stored
 
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
@@ -164,7 +164,7 @@ def _answer_for(exc: Exception) -> Exception:
     if isinstance(exc, DataError | OverflowError):
         # As Database.begin answers it: a value the database cannot hold is bad input
         # (PostgreSQL says DataError; SQLite's driver, OverflowError for a huge integer).
-        return ValidationFailed("body", "a value cannot be stored (NUL character or out of range)")
+        return value_not_stored()
     return exc
 
 

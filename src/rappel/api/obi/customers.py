@@ -29,17 +29,16 @@ from rappel.api.obi.http import (
 from rappel.bootstrap import Container
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import ValidationFailed
-from rappel.domain.results import CLOSED_RESULTS, HANDLED_RESULTS, NEVER_DUE
+from rappel.domain.results import NEVER_DUE
 from rappel.services import customers as svc
 from rappel.services.customers import ItemResult, NewCustomer, Outcome
 from rappel.services.tenancy import Principal
-from rappel.store.customers import SEARCHABLE
+from rappel.store.customers import FINAL_VALUES, SEARCHABLE
 
 router = APIRouter(prefix="/RI/obi", tags=["OBI"])
 
 MAX_LIMIT = 1000
 #: The seed shows this for customers that will not be called again.
-_FINAL = {r.value for r in HANDLED_RESULTS | CLOSED_RESULTS}
 _LIST_ITEMS = ("customer", "attribute")
 #: A customer's own dialingMode (the seed: one of PREVIEW, PREDICTIVE).
 _CUSTOMER_MODES = {DialingMode.PREVIEW.value, DialingMode.PREDICTIVE.value}
@@ -82,7 +81,7 @@ _QUERY = (
 
 def customer_json(row: RowMapping, *, include_script: bool) -> dict[str, Any]:
     date = format_time(row["next_call_at"])
-    if date is None and row["result"] in _FINAL:
+    if date is None and row["result"] in FINAL_VALUES:
         date = format_time(NEVER_DUE)
     out: dict[str, Any] = {
         "attributes": {"attribute": [dict(a) for a in row["attributes"] or []]},
