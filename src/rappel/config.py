@@ -34,8 +34,29 @@ class Settings:
     public_url: str = ""
     #: Host names and CIDR networks outbound URLs may reach despite the SSRF guard.
     outbound_allow: str = ""
-    #: Telephony driver: only `sim` is built in.
+    #: Telephony driver: `sim` (simulated carrier and agents) or `sip` (real calls).
     telephony: str = "sim"
+    #: Where calls to customers go (sip driver): `sip:trunk.example.net:5060;transport=tcp`.
+    sip_trunk: str = ""
+    #: Credentials answering the trunk's digest challenges (401 and 407).
+    sip_username: str = ""
+    sip_password: str = ""
+    #: Rappel's own SIP address (UDP and TCP).
+    sip_listen: str = "127.0.0.1:5060"
+    #: The address put in Contact and Via when Rappel is behind NAT (`host[:port]`).
+    sip_public_address: str = ""
+    #: Most calls at once through the trunk, and calls started per second.
+    sip_trunk_max_calls: int = 30
+    sip_trunk_cps: float = 5.0
+    #: RFC 4028 session interval: a call whose worker died ends within about this long.
+    sip_session_expires_s: int = 90
+    #: Seconds between OPTIONS probes of the trunk (0: off).
+    sip_options_interval_s: float = 30.0
+    #: rtpengine's ng control address.
+    rtpengine: str = "127.0.0.1:22222"
+    #: Where a channel's IVR script `name` is found as `name.wav` (8 kHz mono 16-bit PCM).
+    #: Empty: the prompts shipped with Rappel.
+    prompts_dir: str = ""
     #: Fixed `sim` outcomes: `16505551212=answer;16505550000=busy`.
     sim_outcomes: str = ""
     sim_ring_s: float = 8.0
@@ -73,6 +94,25 @@ class Settings:
     captcha_secret: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.telephony not in TELEPHONY_DRIVERS:
+            allowed = ", ".join(TELEPHONY_DRIVERS)
+            raise ConfigError(
+                f"{_PREFIX}TELEPHONY: {self.telephony!r} is not a telephony driver"
+                f" (one of {allowed})"
+            )
+        if self.telephony == "sip" and not self.sip_trunk:
+            raise ConfigError(f"{_PREFIX}SIP_TRUNK must be set when {_PREFIX}TELEPHONY=sip")
+        if self.sip_trunk_max_calls < 1 or not self.sip_trunk_cps > 0:
+            raise ConfigError(
+                f"{_PREFIX}SIP_TRUNK_MAX_CALLS and {_PREFIX}SIP_TRUNK_CPS must be positive"
+            )
+        if self.sip_session_expires_s < 90:
+            raise ConfigError(f"{_PREFIX}SIP_SESSION_EXPIRES_S must be at least 90 (RFC 4028)")
+
+
+#: The telephony drivers Rappel has.
+TELEPHONY_DRIVERS = ("sim", "sip")
 
 _PREFIX = "RAPPEL_"
 
@@ -120,6 +160,8 @@ def load_settings(
         if env_name in env:
             values[name] = env[env_name]
     coerced = {name: _coerce(name, value, known[name]) for name, value in values.items()}
+    if "telephony" in coerced:
+        coerced["telephony"] = str(coerced["telephony"]).strip().lower()
     if "sqlite_synchronous" in coerced:
         coerced["sqlite_synchronous"] = _synchronous(coerced["sqlite_synchronous"])
     return Settings(**coerced)

@@ -28,6 +28,7 @@ from rappel.domain.results import (
     CustomerResult,
     Disposition,
     call_result_for,
+    call_result_for_sip_status,
     customer_result_for_call,
     is_connected,
     is_final,
@@ -194,3 +195,27 @@ def test_agent_disposition_decides_a_connected_call() -> None:
 def test_invalid_dispositions_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValidationFailed):
         Disposition(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "result"),
+    [
+        (486, CallResult.BUSY),
+        (600, CallResult.BUSY),
+        (408, CallResult.NO_ANSWER),
+        (480, CallResult.NO_ANSWER),
+        (487, CallResult.NO_ANSWER),
+        (404, CallResult.SIT_INVALID_NUM),
+        (484, CallResult.SIT_INVALID_NUM),
+        (604, CallResult.SIT_INVALID_NUM),
+        (410, CallResult.SIT_VACANT),
+        (503, CallResult.ALL_TRUNKS_BUSY),
+        (500, CallResult.SYSTEM_ERROR),
+        (502, CallResult.SYSTEM_ERROR),
+        (403, CallResult.GENERAL_ERROR),
+        (488, CallResult.GENERAL_ERROR),
+        (603, CallResult.GENERAL_ERROR),
+    ],
+)
+def test_sip_final_answers_map_to_the_seeds_call_results(status: int, result: CallResult) -> None:
+    assert call_result_for_sip_status(status) is result

@@ -252,3 +252,31 @@ def result_of_call(call_result: CallResult, disposition: Disposition | None) -> 
     if disposition is not None:
         return disposition.result
     return customer_result_for_call(call_result) or CustomerResult.HANGUP
+
+
+# SIP final answers to an INVITE (RFC 3261 section 21) and the seed's call_result they mean.
+_SIP_FINALS: dict[int, CallResult] = {
+    486: CallResult.BUSY,
+    600: CallResult.BUSY,
+    408: CallResult.NO_ANSWER,
+    480: CallResult.NO_ANSWER,
+    487: CallResult.NO_ANSWER,
+    404: CallResult.SIT_INVALID_NUM,
+    484: CallResult.SIT_INVALID_NUM,
+    604: CallResult.SIT_INVALID_NUM,
+    410: CallResult.SIT_VACANT,
+    503: CallResult.ALL_TRUNKS_BUSY,
+}
+
+
+def call_result_for_sip_status(status: int) -> CallResult:
+    """The call_result of an INVITE that ended with SIP `status` (>= 300).
+
+    Statuses without their own row: a 5xx is a failure on our side of the
+    network (SYSTEM_ERROR), anything else a GENERAL_ERROR; the attempt keeps the
+    status itself in `network_cause`.
+    """
+    found = _SIP_FINALS.get(status)
+    if found is not None:
+        return found
+    return CallResult.SYSTEM_ERROR if 500 <= status < 600 else CallResult.GENERAL_ERROR

@@ -76,6 +76,8 @@ class User:
     enabled: bool
     default_caller_id: str | None
     queue_ids: tuple[str, ...] = ()
+    #: Where the agent takes calls: a SIP URI or a number sent through the trunk.
+    phone: str | None = None
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
@@ -103,6 +105,35 @@ def check_number(number: str, field_name: str) -> str:
     if not _DIGITS.match(number):
         raise ValidationFailed(field_name, f"{field_name} must be 3-20 digits")
     return number.lstrip("+")
+
+
+# A SIP or SIPS URI of an agent's phone: user@host[:port] with optional ;params. Only
+# characters that are safe to put in a Request-URI and a To header without quoting.
+_SIP_PHONE = re.compile(
+    r"^sips?:(?:[A-Za-z0-9._~!$&'()*+,;=?/-]|%[0-9A-Fa-f]{2}){1,64}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:;[A-Za-z0-9_.!~*'-]{1,32}(?:=[A-Za-z0-9_.!~*'-]{1,64})?){0,8}$"
+)
+
+
+def check_agent_phone(phone: str, field_name: str = "phone") -> str:
+    """An agent's phone: `sip:agent1@10.0.0.5:5060` (sips: too) or a number for the trunk."""
+    phone = phone.strip()
+    if phone.lower().startswith(("sip:", "sips:")):
+        found = _SIP_PHONE.match(phone)
+        port = found.group("port") if found else None
+        if found is None or len(phone) > 255 or (port is not None and not 0 < int(port) < 65536):
+            raise ValidationFailed(
+                field_name, "phone must be a SIP URI like sip:agent1@10.0.0.5:5060 or 3-20 digits"
+            )
+        return phone
+    if not _DIGITS.match(phone):
+        raise ValidationFailed(
+            field_name, "phone must be a SIP URI like sip:agent1@10.0.0.5:5060 or 3-20 digits"
+        )
+    return phone.lstrip("+")
 
 
 def check_domains(domains: list[str]) -> list[str]:

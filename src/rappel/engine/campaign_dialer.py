@@ -478,7 +478,7 @@ class CampaignDialer:
 
     def _unanswered(self, job: _Job, attempt: Attempt, event: CallEvent) -> None:
         with self.db.begin() as conn:
-            dialing.finish_attempt(conn, attempt, dialing.result_of_event(event.kind), event.at)
+            dialing.finish_unanswered(conn, attempt, event)
             self._move(conn, job, A.READY, A.DIALING)
             self._settle(conn, job)
         if job.agent_id is not None:

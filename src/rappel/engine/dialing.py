@@ -31,7 +31,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from rappel.domain.codes import CallResult
-from rappel.domain.results import CustomerResult, customer_result_for_call
+from rappel.domain.results import (
+    CustomerResult,
+    call_result_for_sip_status,
+    customer_result_for_call,
+)
 from rappel.domain.retry import AttemptOutcome
 from rappel.store.tables import attempts, interactions
 from rappel.telephony.port import FINAL_KINDS, CallEvent, CallEventKind, Telephony
@@ -59,8 +63,22 @@ def agent_call_id_of(interaction_id: str, attempt_no: int) -> str:
     return f"{interaction_id}-{attempt_no}-agent"
 
 
-def result_of_event(kind: CallEventKind) -> CallResult:
-    return _RESULT_OF_EVENT[kind]
+def result_of_event(event: CallEvent) -> CallResult:
+    """The call_result of a leg's final event: the SIP status decides when there is one."""
+    if event.status is not None and event.kind in _BY_STATUS:
+        return call_result_for_sip_status(event.status)
+    return _RESULT_OF_EVENT[event.kind]
+
+
+# Kinds whose SIP status says more than the kind (a 404 and a 503 are both FAILED).
+_BY_STATUS = frozenset({CallEventKind.BUSY, CallEventKind.NO_ANSWER, CallEventKind.FAILED})
+
+
+def network_cause_of(event: CallEvent) -> str | None:
+    """What the network said, as kept on the attempt: "SIP 486 Busy Here"."""
+    if event.status is None:
+        return None
+    return f"SIP {event.status} {event.cause}".strip()[:64]
 
 
 @dataclass(frozen=True)
@@ -119,12 +137,21 @@ def begin_attempt(
     return Attempt(row["tenant_id"], row["id"], attempt_no, call_id, number, number_index)
 
 
+def finish_unanswered(conn: Connection, attempt: Attempt, event: CallEvent) -> None:
+    """The customer's leg ended before an answer: its result and the network's cause."""
+    finish_attempt(
+        conn, attempt, result_of_event(event), event.at, network_cause=network_cause_of(event)
+    )
+
+
 def finish_attempt(
     conn: Connection,
     attempt: Attempt,
     call_result: CallResult,
     ended_at: datetime,
     answered_at: datetime | None = None,
+    *,
+    network_cause: str | None = None,
 ) -> None:
     """Write the outcome once; a later writer (a hang-up already recorded) changes nothing."""
     conn.execute(
@@ -135,7 +162,12 @@ def finish_attempt(
             attempts.c.attempt_no == attempt.attempt_no,
             attempts.c.ended_at.is_(None),
         )
-        .values(call_result=int(call_result), ended_at=ended_at, answered_at=answered_at)
+        .values(
+            call_result=int(call_result),
+            ended_at=ended_at,
+            answered_at=answered_at,
+            network_cause=network_cause,
+        )
     )
     customer_result = customer_result_for_call(call_result)
     if customer_result is not None:
@@ -235,6 +267,25 @@ def talked_without_disposition(conn: Connection, row: Mapping[str, Any]) -> bool
         and last["agent_id"] == row["agent_id"]
         and last["answered_at"] is not None
         and last["customer_result"] is None
+    )
+
+
+def trunk_refused(conn: Connection, attempt: Attempt, now: datetime) -> None:
+    """The trunk was full: nothing was dialled, so the attempt does not count."""
+    conn.execute(
+        update(attempts)
+        .where(
+            attempts.c.tenant_id == attempt.tenant_id,
+            attempts.c.interaction_id == attempt.interaction_id,
+            attempts.c.attempt_no == attempt.attempt_no,
+        )
+        .values(
+            call_result=int(CallResult.ALL_TRUNKS_BUSY),
+            customer_result=CustomerResult.FAILED.value,
+            network_cause="trunk limit",
+            dialed=False,
+            ended_at=now,
+        )
     )
 
 

@@ -47,7 +47,7 @@ from rappel.store import agents as agent_store
 from rappel.store.db import Database
 from rappel.store.tables import crm_dip_configs
 from rappel.store.tenancy import get_channel
-from rappel.telephony.port import CallEvent, CallEventKind
+from rappel.telephony.port import CallEvent, CallEventKind, TrunkBusy
 
 log = logging.getLogger(__name__)
 S = CallbackStatus
@@ -61,8 +61,8 @@ QUEUE_WAIT_MAX_S = 300.0
 PARK_RECHECK_S = 60.0
 #: How often a live call looks at its agent's state (the agent API may be another process).
 WATCH_S = 0.25
-#: The simulated IVR script's length (the sim driver plays it instantly).
-IVR_STEP_S = 3.0
+#: The longest an IVR prompt may play before the customer is queued for an agent anyway.
+IVR_MAX_S = 120.0
 
 
 @dataclass
@@ -260,8 +260,27 @@ def _agent_state(ctx: FlowContext, row: dict[str, Any], agent_id: str) -> AgentS
 
 async def _originate(ctx: FlowContext, call_id: str, number: str, row: dict[str, Any]) -> Leg:
     caller_id = row["caller_id"] or row["channel_number"] or ""
-    detect = number != AGENT_LINE
-    return await ctx.calls.originate(call_id, number, caller_id, RING_TIMEOUT_S, detect)
+    return await ctx.calls.originate(call_id, number, caller_id, RING_TIMEOUT_S, True)
+
+
+async def _call_agent(ctx: FlowContext, call_id: str, agent_id: str, row: dict[str, Any]) -> Leg:
+    """Ring the agent's own phone (the sim's agent line when the node simulates calls)."""
+    destination = AGENT_LINE
+    if ctx.settings.telephony != "sim":
+        with ctx.db.read() as conn:
+            destination = agent_service.agent_phone(conn, row["tenant_id"], agent_id) or ""
+    caller_id = row["caller_id"] or row["channel_number"] or ""
+    return await ctx.calls.originate(call_id, destination, caller_id, RING_TIMEOUT_S, False)
+
+
+async def _prompt(ctx: FlowContext, leg: Leg, script: str) -> None:
+    """Play the channel's IVR script and wait until it has played (or the customer left)."""
+    await ctx.calls.telephony.play_ivr(leg.call_id, script)
+    until = ctx.clock.monotonic() + IVR_MAX_S
+    while leg.ended is None and ctx.clock.monotonic() < until:
+        event = await _leg_event(ctx, leg, until - ctx.clock.monotonic())
+        if event is not None and event.kind is CallEventKind.PROMPT_DONE:
+            return
 
 
 async def _customer_first(ctx: FlowContext, row: dict[str, Any]) -> None:
@@ -273,7 +292,11 @@ async def _customer_first(ctx: FlowContext, row: dict[str, Any]) -> None:
         attempt = dialing.begin_attempt(conn, row, ctx.owner, number, index, None, now)
         if attempt is None:
             raise Conflict(f"lost interaction {row['id']} before dialing")
-    leg = await _originate(ctx, attempt.call_id, number, row)
+    try:
+        leg = await _originate(ctx, attempt.call_id, number, row)
+    except TrunkBusy:
+        _trunk_full(ctx, row, attempt, ())
+        return
     try:
         first = await leg.answer_or_end()
         if first.kind is not CallEventKind.ANSWERED:
@@ -284,8 +307,8 @@ async def _customer_first(ctx: FlowContext, row: dict[str, Any]) -> None:
             dialing.mark_answered(conn, attempt, answered_at)
         script = _ivr_script(ctx.db, row)
         if script:
-            await ctx.calls.telephony.play_ivr(leg.call_id, script)
-            if await _leg_event(ctx, leg, IVR_STEP_S) is not None and leg.ended:
+            await _prompt(ctx, leg, script)
+            if leg.ended:
                 _customer_gone(ctx, row, attempt, answered_at, CallResult.REMOTE_RELEASE)
                 return
         await _hold_for_agent(ctx, row, attempt, leg, answered_at)
@@ -349,8 +372,8 @@ async def _connect_agent(
     agent_id: str,
     answered_at: datetime,
 ) -> None:
-    agent_leg = await _originate(
-        ctx, dialing.agent_call_id_of(row["id"], attempt.attempt_no), AGENT_LINE, row
+    agent_leg = await _call_agent(
+        ctx, dialing.agent_call_id_of(row["id"], attempt.attempt_no), agent_id, row
     )
     try:
         event = await agent_leg.answer_or_end()
@@ -375,21 +398,24 @@ async def _agent_first_call(ctx: FlowContext, row: dict[str, Any], agent_id: str
         attempt = dialing.begin_attempt(conn, row, ctx.owner, number, index, agent_id, now)
         if attempt is None:
             raise Conflict(f"lost interaction {row['id']} before dialing")
-    agent_leg = await _originate(
-        ctx, dialing.agent_call_id_of(row["id"], attempt.attempt_no), AGENT_LINE, row
-    )
+    try:
+        agent_leg = await _call_agent(
+            ctx, dialing.agent_call_id_of(row["id"], attempt.attempt_no), agent_id, row
+        )
+    except TrunkBusy:
+        _agent_unreachable(ctx, row, attempt, agent_id)
+        return
     try:
         event = await agent_leg.answer_or_end()
         if event.kind is not CallEventKind.ANSWERED:
-            with ctx.db.begin() as conn:
-                dialing.agent_unreachable(conn, attempt, ctx.clock.now())
-                agent_service.move_agent(
-                    conn, row["tenant_id"], agent_id, A.READY, ctx.clock.now(),
-                    interaction_id=row["id"], from_states=(A.DIALING,),
-                )  # fmt: skip
-                scheduler.requeue_rejected(conn, row, ctx.clock.now(), owner=ctx.owner)
+            _agent_unreachable(ctx, row, attempt, agent_id)
             return
-        customer = await _originate(ctx, attempt.call_id, number, row)
+        try:
+            customer = await _originate(ctx, attempt.call_id, number, row)
+        except TrunkBusy:
+            _release_agent(ctx, row, agent_id, (A.DIALING,))
+            _trunk_full(ctx, row, attempt, (S.PROCESSED_BY_AGT,))
+            return
         try:
             first = await customer.answer_or_end()
             if first.kind is not CallEventKind.ANSWERED:
@@ -410,6 +436,19 @@ async def _agent_first_call(ctx: FlowContext, row: dict[str, Any], agent_id: str
     finally:
         await agent_leg.hangup()
         agent_leg.close()
+
+
+def _agent_unreachable(
+    ctx: FlowContext, row: dict[str, Any], attempt: Attempt, agent_id: str
+) -> None:
+    """The agent's phone did not answer: the customer was not dialled; offer it again."""
+    with ctx.db.begin() as conn:
+        dialing.agent_unreachable(conn, attempt, ctx.clock.now())
+        agent_service.move_agent(
+            conn, row["tenant_id"], agent_id, A.READY, ctx.clock.now(),
+            interaction_id=row["id"], from_states=(A.DIALING,),
+        )  # fmt: skip
+        scheduler.requeue_rejected(conn, row, ctx.clock.now(), owner=ctx.owner)
 
 
 async def _talk(
@@ -479,7 +518,17 @@ def _after_unanswered(
     prefix: tuple[CallbackStatus, ...],
 ) -> None:
     with ctx.db.begin() as conn:
-        dialing.finish_attempt(conn, attempt, dialing.result_of_event(event.kind), event.at)
+        dialing.finish_unanswered(conn, attempt, event)
+        scheduler.settle(conn, ctx.clock, row, prefix, owner=ctx.owner)
+
+
+def _trunk_full(
+    ctx: FlowContext, row: dict[str, Any], attempt: Attempt, prefix: tuple[CallbackStatus, ...]
+) -> None:
+    """The trunk had no room: the attempt is kept as not dialled and the callback retried."""
+    log.info("trunk full: %s not dialled", attempt.call_id)
+    with ctx.db.begin() as conn:
+        dialing.trunk_refused(conn, attempt, ctx.clock.now())
         scheduler.settle(conn, ctx.clock, row, prefix, owner=ctx.owner)
 
 

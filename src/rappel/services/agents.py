@@ -90,6 +90,25 @@ def _check_agent(conn: Connection, tenant_id: str, agent_id: str) -> None:
         raise PermissionDenied("only an enabled agent takes calls")
 
 
+def _check_phone(conn: Connection, tenant_id: str, agent_id: str) -> None:
+    phone = conn.execute(
+        select(users.c.phone).where(users.c.tenant_id == tenant_id, users.c.id == agent_id)
+    ).scalar()
+    if not phone:
+        raise Conflict(
+            'this agent has no phone: set one (PATCH /v1/users/{id} with "phone") '
+            "before going READY; calls reach agents on their own phones"
+        )
+
+
+def agent_phone(conn: Connection, tenant_id: str, agent_id: str) -> str | None:
+    """Where the agent takes calls, if set."""
+    phone = conn.execute(
+        select(users.c.phone).where(users.c.tenant_id == tenant_id, users.c.id == agent_id)
+    ).scalar()
+    return str(phone) if phone else None
+
+
 def _change(
     db: Database,
     clock: Clock,
@@ -137,23 +156,39 @@ def _wake(conn: Connection, tenant_id: str, interaction_id: str | None, now: dat
 
 
 def login(
-    db: Database, clock: Clock, tenant_id: str, agent_id: str, paused_reason: str | None = None
+    db: Database,
+    clock: Clock,
+    tenant_id: str,
+    agent_id: str,
+    paused_reason: str | None = None,
+    *,
+    require_phone: bool = False,
 ) -> AgentView:
-    """Log in READY, or PAUSED with a reason. Logging in again is harmless."""
+    """Log in READY, or PAUSED with a reason. Logging in again is harmless.
+
+    `require_phone`: calls reach agents on their own phones (a SIP node), so an
+    agent without one cannot be READY.
+    """
 
     def act(conn: Connection, agent: Agent, now: datetime) -> None:
         if agent.state is not A.LOGGED_OUT:
             return
+        if paused_reason is None and require_phone:
+            _check_phone(conn, tenant_id, agent_id)
         agent.login(now, paused_reason=paused_reason)
         _became_ready(conn, tenant_id, agent, now)
 
     return _change(db, clock, tenant_id, agent_id, act)
 
 
-def ready(db: Database, clock: Clock, tenant_id: str, agent_id: str) -> AgentView:
+def ready(
+    db: Database, clock: Clock, tenant_id: str, agent_id: str, *, require_phone: bool = False
+) -> AgentView:
     def act(conn: Connection, agent: Agent, now: datetime) -> None:
         if agent.state is A.READY:
             return
+        if require_phone:
+            _check_phone(conn, tenant_id, agent_id)
         agent.ready(now)
         _became_ready(conn, tenant_id, agent, now)
 

@@ -205,7 +205,10 @@ def desk(db: Database, clock: Clock, tenant_id: str, agent_id: str) -> dict[str,
     """
     view = agent_service.state_of(db, tenant_id, agent_id)
     now = clock.now()
+    with db.read() as conn:
+        phone = agent_service.agent_phone(conn, tenant_id, agent_id)
     out: dict[str, Any] = {
+        "phone": phone,
         "state": view.state.value,
         "reason": view.reason,
         "since": view.since.isoformat() if view.since else None,

@@ -16,6 +16,7 @@ from rappel.domain.tenancy import (
     QueueDirection,
     Role,
     User,
+    check_agent_phone,
     check_number,
     check_password,
     check_username,
@@ -239,6 +240,14 @@ def _checked_queue_ids(conn: Any, tenant_id: str, queue_ids: Any) -> list[str]:
     return sorted(set(checked))
 
 
+def _phone(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationFailed("phone", "phone must be a string")
+    return check_agent_phone(value)
+
+
 def create_user(
     db: Database,
     clock: Clock,
@@ -261,6 +270,7 @@ def create_user(
         "enabled": bool(values.get("enabled", True)),
         "default_caller_id": check_number(caller_id, "default_caller_id") if caller_id else None,
         "created_at": clock.now(),
+        "phone": _phone(values.get("phone")),
     }
     try:
         with db.begin() as conn:
@@ -294,6 +304,8 @@ def update_user(db: Database, tenant_id: str, user_id: str, values: dict[str, An
         changes["default_caller_id"] = (
             check_number(caller_id, "default_caller_id") if caller_id else None
         )
+    if "phone" in values:
+        changes["phone"] = _phone(values["phone"])
     with db.begin() as conn:
         if user_store.get_user(conn, tenant_id, user_id) is None:
             raise NotFound("no such user")

@@ -147,6 +147,7 @@ users = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("default_caller_id", String(32)),
     Column("created_at", TS, nullable=False),
+    Column("phone", String(255)),
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "username"),
     _tenant_fk("users"),
@@ -435,6 +436,8 @@ attempts = Table(
     Column("classifier", String(200)),
     Column("amount", Float),
     Column("dialed", Boolean, nullable=False, default=True),
+    #: The network's own word on how the call ended, e.g. "SIP 486 Busy Here".
+    Column("network_cause", String(64)),
     PrimaryKeyConstraint("tenant_id", "interaction_id", "attempt_no"),
     UniqueConstraint("call_id"),
     Index("ix_attempts_campaign_time", "tenant_id", "campaign_id", "placed_at"),

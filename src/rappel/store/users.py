@@ -20,6 +20,7 @@ def _user(row: RowMapping, queue_ids: tuple[str, ...]) -> User:
         enabled=row["enabled"],
         default_caller_id=row["default_caller_id"],
         queue_ids=queue_ids,
+        phone=row["phone"],
     )
 
 

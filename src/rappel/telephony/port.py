@@ -36,6 +36,8 @@ class CallEventKind(StrEnum):
     MACHINE = "MACHINE"
     #: An answered leg ended; `cause` says who hung up.
     HUNGUP = "HUNGUP"
+    #: A prompt started by `play_ivr` finished playing (the leg is still up).
+    PROMPT_DONE = "PROMPT_DONE"
 
 
 #: Kinds after which a leg is over.
@@ -58,10 +60,16 @@ class CallEvent:
     kind: CallEventKind
     at: datetime
     cause: str = ""
+    #: The SIP status of the final answer that ended an unanswered leg (486, 404, ...).
+    status: int | None = None
 
 
 class DuplicateCall(Conflict):
     """The call id was already used: this attempt has been placed before."""
+
+
+class TrunkBusy(Conflict):
+    """The trunk is at its call or call-rate limit: nothing was dialled, try again shortly."""
 
 
 class Telephony(Protocol):
@@ -79,11 +87,11 @@ class Telephony(Protocol):
         ...
 
     async def bridge(self, call_id_a: str, call_id_b: str) -> None:
-        """Join two answered legs."""
+        """Join two answered legs: `call_id_a` is the agent's, `call_id_b` the customer's."""
         ...
 
     async def play_ivr(self, call_id: str, script: str) -> None:
-        """Play an IVR script on an answered leg."""
+        """Play an IVR script on an answered leg; PROMPT_DONE follows when it has played."""
         ...
 
     async def hangup(self, call_id: str) -> None:

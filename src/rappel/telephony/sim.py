@@ -183,6 +183,7 @@ class SimTelephony:
         failed_s: float = 1.0,
         detect_s: float = 2.5,
         machine_message_s: float = 20.0,
+        prompt_s: float = 3.0,
     ) -> None:
         self._clock = clock
         self._seed = seed
@@ -194,6 +195,7 @@ class SimTelephony:
         self._failed_s = failed_s
         self._detect_s = detect_s
         self._machine_message_s = machine_message_s
+        self._prompt_s = prompt_s
         self._legs: dict[str, _Leg] = {}
         self._heap: list[tuple[float, int, str, int, CallEventKind, str]] = []
         self._seq = itertools.count()
@@ -225,7 +227,9 @@ class SimTelephony:
             self._schedule(call_id, leg, leg.talk_s, CallEventKind.HUNGUP, "remote")
 
     async def play_ivr(self, call_id: str, script: str) -> None:
-        self._up_leg(call_id).ivr.append(script)
+        leg = self._up_leg(call_id)
+        leg.ivr.append(script)
+        self._schedule(call_id, leg, self._prompt_s, CallEventKind.PROMPT_DONE, script)
 
     async def hangup(self, call_id: str) -> None:
         leg = self._legs.get(call_id)

@@ -115,19 +115,24 @@ def me(
 Me = tuple[str, str]
 
 
+def _sip(c: Container) -> bool:
+    """On a SIP node calls reach agents on their own phones."""
+    return c.settings.telephony == "sip"
+
+
 @router.post("/agent/login", response_model=AgentStateOut)
 def login(
     body: LoginIn | None = None, who: Me = Depends(me), c: Container = Depends(container)
 ) -> AgentStateOut:
     """Start working: READY, or PAUSED with a reason."""
     reason = body.paused_reason if body else None
-    return _out(svc.login(c.db, c.clock, who[0], who[1], reason))
+    return _out(svc.login(c.db, c.clock, who[0], who[1], reason, require_phone=_sip(c)))
 
 
 @router.post("/agent/ready", response_model=AgentStateOut)
 def ready(who: Me = Depends(me), c: Container = Depends(container)) -> AgentStateOut:
     """Ready for the next call."""
-    return _out(svc.ready(c.db, c.clock, who[0], who[1]))
+    return _out(svc.ready(c.db, c.clock, who[0], who[1], require_phone=_sip(c)))
 
 
 @router.post("/agent/pause", response_model=AgentStateOut)

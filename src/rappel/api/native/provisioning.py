@@ -46,6 +46,7 @@ def _user(u: User) -> UserOut:
         enabled=u.enabled,
         default_caller_id=u.default_caller_id,
         queue_ids=list(u.queue_ids),
+        phone=u.phone,
     )
 
 

@@ -143,6 +143,12 @@ class DialPlanOut(BaseModel):
     prefix_rules: list[PrefixRule]
 
 
+PHONE_DOC = (
+    "Where an agent takes calls: a SIP URI (sip:agent1@10.0.0.5:5060) or a number sent "
+    "through the trunk; null removes it. Needed to go READY on a SIP node."
+)
+
+
 class UserIn(Strict):
     id: str | None = None
     username: str
@@ -152,6 +158,7 @@ class UserIn(Strict):
     enabled: bool = True
     default_caller_id: str | None = None
     queue_ids: list[str] = []
+    phone: str | None = Field(default=None, max_length=255, description=PHONE_DOC)
 
 
 class UserPatch(Strict):
@@ -161,6 +168,7 @@ class UserPatch(Strict):
     enabled: bool | None = None
     default_caller_id: str | None = None
     queue_ids: list[str] | None = None
+    phone: str | None = Field(default=None, max_length=255, description=PHONE_DOC)
 
 
 class UserOut(BaseModel):
@@ -171,6 +179,7 @@ class UserOut(BaseModel):
     enabled: bool
     default_caller_id: str | None
     queue_ids: list[str]
+    phone: str | None = None
 
 
 class LoginIn(Strict):

@@ -45,6 +45,7 @@ function render() {
   badge.textContent = state.replace("_", " ");
   badge.className = `badge ${state}`;
   $("#state-since").textContent = desk.reason ? `(${desk.reason})` : "";
+  $("#phone").textContent = desk.phone ? `Calls ring ${desk.phone}` : "No phone set: calls cannot reach you on a SIP node";
   $("#ready").disabled = state === "READY" || ["PREVIEW", "DIALING", "TALKING", "WRAPUP"].includes(state);
   $("#pause").disabled = ["PREVIEW", "DIALING", "TALKING", "WRAPUP"].includes(state);
   $("#logout-agent").disabled = state === "LOGGED_OUT";
