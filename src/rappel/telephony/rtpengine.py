@@ -229,14 +229,17 @@ class RtpEngine:
         return PlayResult(duration / 1000 if isinstance(duration, int) else 0.0)
 
     async def stop_media(self, call_id: str, from_tag: str) -> None:
-        """Stop what `play_media` started; nothing playing is not an error."""
+        """Stop what `play_media` started; nothing playing (or no such party yet) is fine."""
         try:
             await self.command("stop media", call_id=call_id, from_tag=from_tag)
         except RtpEngineTimeout:
             raise
         except RtpEngineError as error:
-            if "Not currently playing media" not in error.message:
+            if not any(reason in error.message for reason in _NOT_PLAYING):
                 raise
+
+
+_NOT_PLAYING = ("Not currently playing media", "no such tag exists")
 
 
 def _sdp_of(reply: Mapping[str, Any], name: str) -> bytes:
