@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 
 from rappel.domain.errors import ValidationFailed
 from rappel.telephony.media import MediaAnchor, RtpEngineError, audio_port
+from rappel.telephony.prompts import prompt_file
 from tests.support.rtp import RtpPhone, audio_address
 from tests.support.rtpengine import RtpEngineProcess
 from tests.support.tones import sine, write_wav
@@ -214,3 +216,19 @@ def test_the_offer_names_only_the_configured_codecs(rtpengine: RtpEngineProcess)
     asyncio.run(with_codecs())
     with pytest.raises(ValidationFailed, match="codecs"):
         MediaAnchor(rtpengine.address, codecs=["opus"])
+
+
+def test_the_shipped_prompt_plays_for_its_length(rtpengine: RtpEngineProcess) -> None:
+    path = prompt_file("welcome-callback")
+    with wave.open(str(path), "rb") as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+
+    async def scenario(anchor: MediaAnchor) -> None:
+        phone, _ = await answered_leg(anchor, "shipped-prompt", CUSTOMER)
+        assert await anchor.play("shipped-prompt", str(path)) == pytest.approx(seconds, abs=0.05)
+        await phone.until_hearing(None, timeout_s=seconds + 5)
+        assert len(phone.heard) > 50  # its 20 ms packets reached the far end
+        await phone.close()
+        await anchor.close_leg("shipped-prompt")
+
+    run(rtpengine, scenario)
