@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
 from rappel import __version__
-from rappel.api import ops
+from rappel.api import openapi, ops
 from rappel.api.errors import ErrorRenderers, install_error_handlers
 from rappel.api.native import provisioning, session, tenancy
 from rappel.api.text_guard import TextGuard
@@ -53,6 +53,7 @@ def create_app(container: Container, plugins: list[Plugin] | None = None) -> Fas
         plugin(app, container, renderers)
     for router in (ops.router, tenancy.router, provisioning.router, session.router):
         app.include_router(router)
+    openapi.install(app)
     return app
 
 

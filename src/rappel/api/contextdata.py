@@ -54,7 +54,8 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/data/", response_model=None)
+# A vendor surface described in docs/, not in the OpenAPI document (see webcallback).
+@router.post("/data/", response_model=None, include_in_schema=False)
 @router.post("/data", response_model=None, include_in_schema=False)
 async def create_context_data(
     request: Request, who: Principal = Depends(supervisor), c: Container = Depends(container)

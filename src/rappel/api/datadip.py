@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from rappel.api.auth import app_container
-from rappel.api.errors import ErrorRenderers, problem_renderer
+from rappel.api.errors import ErrorRenderers, answers, problem_renderer
 from rappel.api.native import datadip_config
 from rappel.bootstrap import Container
 from rappel.domain.crm_dip import DipStage
@@ -38,10 +38,11 @@ from rappel.integrations.circuit import CircuitState
 from rappel.services import crm_dip, datadip
 from rappel.services.tenancy import authenticate_token_on
 
-router = APIRouter(tags=["data dip"])
+router = APIRouter(tags=["data dip"], responses=answers(404, 413))
 
 _EXAMPLE_REQUEST = {"account-num": "76541643", "phone-num": "8015551234"}
 _OPENAPI: dict[str, Any] = {
+    "security": [{"datadipToken": []}],
     "requestBody": {
         "required": True,
         "content": {
@@ -50,7 +51,7 @@ _OPENAPI: dict[str, Any] = {
                 "example": _EXAMPLE_REQUEST,
             }
         },
-    }
+    },
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -56,6 +57,14 @@ TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """`responses=` for a route: error statuses it answers beyond those its inputs imply.
+
+    `rappel.api.openapi` gives each one its problem+json body in the document.
+    """
+    return {status: {"description": TITLES.get(status, "Error")} for status in statuses}
 
 
 def status_for(error: RappelError) -> int:
@@ -105,6 +114,28 @@ class ErrorRenderers:
         return self._by_prefix.get(best, problem_renderer)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path.
+
+    Starlette names only the first route whose path matches, but a path is often served
+    by several routes (GET and POST declared apart), and `Allow` must list them all.
+    """
+    found: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.methods and regex is not None and regex.match(request.url.path):
+            found.update(route.methods)
+    return sorted(found)
+
+
+def field_path(location: list[str | int]) -> str:
+    """`keys[0].field`: list positions written as the services write them."""
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
 def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     async def on_rappel_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RappelError)
@@ -114,7 +145,7 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        where = field_path([p for p in first.get("loc", ()) if p != "body"])
         detail = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
         error = ValidationFailed(where or "body", detail)
         return renderers.for_path(request.url.path)(request, 422, detail, error)
@@ -122,7 +153,12 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "Error")
-        return renderers.for_path(request.url.path)(request, exc.status_code, detail, None)
+        answer = renderers.for_path(request.url.path)(request, exc.status_code, detail, None)
+        for name, value in (exc.headers or {}).items():
+            answer.headers.setdefault(name, value)
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

@@ -118,8 +118,10 @@ class BackRefused(Exception):
     """`back` points outside the tenant's allowed domains: no redirect at all."""
 
 
-@router.get(PATH, response_model=None, operation_id="webcallback_get")
-@router.post(PATH, response_model=None, operation_id="webcallback_post")
+# The 8x8 surface reads its parameters itself and answers ctl_error codes; it is described
+# in docs/, not in the OpenAPI document.
+@router.get(PATH, response_model=None, include_in_schema=False)
+@router.post(PATH, response_model=None, include_in_schema=False)
 async def webcallback(request: Request) -> Response:
     """8x8 web callback: request a callback (seed 002 parameters)."""
     c: Container = request.app.state.container

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, JSONResponse
 
 from rappel.api.auth import admin, app_container, container
-from rappel.api.errors import ErrorRenderers, problem_renderer
+from rappel.api.errors import ErrorRenderers, answers, problem_renderer
 from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
 from rappel.domain.errors import RappelError, RateLimited
@@ -27,7 +27,8 @@ from rappel.services import widget as service
 from rappel.services.tenancy import Principal
 from rappel.services.widget_guards import WidgetGuards
 
-public = APIRouter(prefix="/v1/widget", tags=["widget"])
+#: Every public call names a key (404 unknown, 403 not for this website) and may be throttled.
+public = APIRouter(prefix="/v1/widget", tags=["widget"], responses=answers(403, 404, 429))
 keys = APIRouter(tags=["widget"])
 pages = APIRouter(include_in_schema=False)
 

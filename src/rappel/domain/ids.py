@@ -11,6 +11,8 @@ from rappel.domain.errors import ValidationFailed
 
 _ID32 = re.compile(r"^[0-9A-Fa-f]{32}$")
 _ID36 = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+#: Both forms in one pattern, for request schemas.
+ID_PATTERN = f"^({_ID32.pattern[1:-1]}|{_ID36.pattern[1:-1]})$"
 
 
 def new_id() -> str:

@@ -270,7 +270,10 @@ def put_schedules(
 
 
 def list_schedules(db: Database, tenant_id: str, queue_id: str) -> list[dict[str, Any]]:
+    """A queue's roster; a queue that does not exist (or no longer does) has none to show."""
     with db.read() as conn:
+        if tenant_store.get_queue(conn, tenant_id, queue_id) is None:
+            raise NotFound("no such queue")
         rows = store.list_schedules(conn, tenant_id, queue_id)
     return [{k: r[k] for k in ("weekday", "start", "end", "agents")} for r in rows]
 

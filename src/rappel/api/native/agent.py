@@ -24,7 +24,7 @@ from rappel.api.auth import anyone, container, supervisor
 from rappel.api.errors import ErrorRenderers
 from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
-from rappel.domain.errors import PermissionDenied, ValidationFailed
+from rappel.domain.errors import PermissionDenied
 from rappel.domain.ids import parse_id
 from rappel.domain.results import CustomerResult, Disposition, ScriptAnswer, TransactionCode
 from rappel.domain.tenancy import Role
@@ -106,7 +106,8 @@ def me(
             raise PermissionDenied("an agent acts only for itself")
         return who.tenant_id, who.user_id
     if agent_id is None:
-        raise ValidationFailed("agent_id", "say which agent (agent_id) or log in as the agent")
+        # The caller is no agent, so there is no desk of its own to act on.
+        raise PermissionDenied("a tenant token or a supervisor acts for an agent named by agent_id")
     if who.role is Role.AGENT:
         raise PermissionDenied("an agent acts only for itself")
     return who.tenant_id, parse_id(agent_id, "agent_id")
@@ -118,6 +119,17 @@ Me = tuple[str, str]
 def _sip(c: Container) -> bool:
     """On a SIP node calls reach agents on their own phones."""
     return c.settings.telephony == "sip"
+
+
+#: One server-sent event (OpenAPI 3.1 describes each event of a stream by `schema`).
+_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["state", "offer"]},
+        "data": {"type": "string", "description": "JSON: the agent's state, or the offer"},
+    },
+}
 
 
 @router.post("/agent/login", response_model=AgentStateOut)
@@ -172,7 +184,11 @@ def offer(who: Me = Depends(me), c: Container = Depends(container)) -> Any:
     return found if found is not None else Response(status_code=204)
 
 
-@router.get("/agent/events")
+@router.get(
+    "/agent/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": _EVENT}}}},
+)
 async def events(
     request: Request, who: Me = Depends(me), c: Container = Depends(container)
 ) -> StreamingResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,7 +76,9 @@ class CampaignOut(BaseModel):
 
 class Numbers(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    numbers: list[str] = Field(min_length=1, max_length=10000)
+    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=10000
+    )
 
 
 class DncOut(BaseModel):

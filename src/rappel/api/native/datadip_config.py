@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rappel.api.auth import admin, container
+from rappel.api.errors import answers
 from rappel.bootstrap import Container
+from rappel.domain.datadip import RECORD_SOURCES
+from rappel.domain.ids import ID_PATTERN
 from rappel.services import crm_dip_config, datadip
 from rappel.services.crm_dip_config import CrmDipConfig
 from rappel.services.tenancy import Principal
@@ -23,12 +26,21 @@ class _Strict(BaseModel):
 
 class KeyIn(_Strict):
     key: str = Field(min_length=1, max_length=200, examples=["phone-num"])
-    field: str = Field(description="phone, externalId or attribute:<Name>", examples=["phone"])
+    field: str = Field(
+        max_length=200,
+        json_schema_extra={"pattern": r"^(phone|externalId|attribute:[\s\S]+)$"},
+        description="phone, externalId or attribute:<Name>",
+        examples=["phone"],
+    )
 
 
 class ReturnIn(_Strict):
     name: str = Field(min_length=1, max_length=200, examples=["name"])
     source: str = Field(
+        max_length=200,
+        json_schema_extra={
+            "pattern": f"^({'|'.join(sorted(RECORD_SOURCES))}|attribute:[\\s\\S]+)$"
+        },
         description="externalId, number1..3, campaignId, result, classifier or attribute:<Name>",
         examples=["attribute:Name"],
     )
@@ -37,9 +49,11 @@ class ReturnIn(_Strict):
 
 
 class ProviderConfigBody(_Strict):
-    keys: list[KeyIn] = Field(description="request keys in priority order")
+    keys: list[KeyIn] = Field(min_length=1, description="request keys in priority order")
     returns: list[ReturnIn]
-    campaigns: list[str] = Field(default=[], description="search only these campaigns ([]: all)")
+    campaigns: list[Annotated[str, Field(json_schema_extra={"pattern": ID_PATTERN})]] = Field(
+        default=[], description="search only these campaigns ([]: all)"
+    )
 
 
 class MappingIn(_Strict):
@@ -77,7 +91,7 @@ def _out(config: CrmDipConfig) -> CrmDipOut:
     return CrmDipOut(**config.to_public())
 
 
-@router.get("/datadip/provider-config", response_model=ProviderConfigBody)
+@router.get("/datadip/provider-config", response_model=ProviderConfigBody, responses=answers(404))
 def read_provider_config(
     who: Principal = Depends(admin), c: Container = Depends(container)
 ) -> ProviderConfigBody:
@@ -103,7 +117,7 @@ def list_crm_dips(
     return [_out(cfg) for cfg in crm_dip_config.list_crm_configs(c, who.tenant_id)]
 
 
-@router.get("/crm-dips/tenant", response_model=CrmDipOut)
+@router.get("/crm-dips/tenant", response_model=CrmDipOut, responses=answers(404))
 def read_tenant_crm_dip(
     who: Principal = Depends(admin), c: Container = Depends(container)
 ) -> CrmDipOut:
@@ -120,7 +134,7 @@ def write_tenant_crm_dip(
     return _out(crm_dip_config.put_crm_config(c, who.tenant_id, "tenant", "", values))
 
 
-@router.delete("/crm-dips/tenant", status_code=204)
+@router.delete("/crm-dips/tenant", status_code=204, responses=answers(404))
 def delete_tenant_crm_dip(
     who: Principal = Depends(admin), c: Container = Depends(container)
 ) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class Strict(BaseModel):
@@ -125,12 +125,12 @@ class QueueOut(BaseModel):
 
 
 class PrefixRule(Strict):
-    match: str
-    replace: str = ""
+    match: str = Field(json_schema_extra={"pattern": r"^\+?[0-9]{1,8}$"})
+    replace: str = Field(default="", json_schema_extra={"pattern": r"^\+?[0-9]{0,8}$"})
 
 
 class DialPlanIn(Strict):
-    plan_id: int
+    plan_id: StrictInt
     name: str = ""
     default_region: str
     prefix_rules: list[PrefixRule] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from rappel.api.auth import SESSION_COOKIE, anyone, container
+from rappel.api.errors import answers
 from rappel.api.native.schemas import LoginIn, Me
 from rappel.bootstrap import Container
 from rappel.services import sessions
@@ -23,7 +24,7 @@ def _me(who: Principal) -> Me:
     )
 
 
-@router.post("/login", response_model=Me)
+@router.post("/login", response_model=Me, responses=answers(401, 429))
 def login(
     body: LoginIn, request: Request, response: Response, c: Container = Depends(container)
 ) -> Me:
