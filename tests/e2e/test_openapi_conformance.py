@@ -56,7 +56,10 @@ def test_the_api_conforms_to_its_openapi_document(served_demo: str, tmp_path: Pa
         "--report-dir",
         str(tmp_path / "report"),
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT_S, check=False)
+    # In tmp_path: schemathesis keeps a cache directory where it runs.
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=RUN_LIMIT_S, check=False, cwd=tmp_path
+    )
     summary = run.stdout[run.stdout.rfind("SUMMARY") :] if "SUMMARY" in run.stdout else ""
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "Tested:" in summary, run.stdout[-5000:]
