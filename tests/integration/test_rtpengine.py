@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+import rappel.telephony
 from rappel.domain.errors import ValidationFailed
 from rappel.telephony.media import MediaAnchor, RtpEngineError, audio_port
-from rappel.telephony.prompts import prompt_file
 from tests.support.rtp import RtpPhone, audio_address
 from tests.support.rtpengine import RtpEngineProcess
 from tests.support.tones import sine, write_wav
@@ -219,7 +219,7 @@ def test_the_offer_names_only_the_configured_codecs(rtpengine: RtpEngineProcess)
 
 
 def test_the_shipped_prompt_plays_for_its_length(rtpengine: RtpEngineProcess) -> None:
-    path = prompt_file("welcome-callback")
+    path = Path(rappel.telephony.__file__).parent / "prompts" / "welcome-callback.wav"
     with wave.open(str(path), "rb") as wav:
         seconds = wav.getnframes() / wav.getframerate()
 
