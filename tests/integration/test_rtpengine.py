@@ -218,7 +218,9 @@ def test_the_offer_names_only_the_configured_codecs(rtpengine: RtpEngineProcess)
         MediaAnchor(rtpengine.address, codecs=["opus"])
 
 
-def test_the_shipped_prompt_plays_for_its_length(rtpengine: RtpEngineProcess) -> None:
+def test_the_shipped_prompt_plays_for_its_length_until_stopped(
+    rtpengine: RtpEngineProcess,
+) -> None:
     path = Path(rappel.telephony.__file__).parent / "prompts" / "welcome-callback.wav"
     with wave.open(str(path), "rb") as wav:
         seconds = wav.getnframes() / wav.getframerate()
@@ -226,9 +228,44 @@ def test_the_shipped_prompt_plays_for_its_length(rtpengine: RtpEngineProcess) ->
     async def scenario(anchor: MediaAnchor) -> None:
         phone, _ = await answered_leg(anchor, "shipped-prompt", CUSTOMER)
         assert await anchor.play("shipped-prompt", str(path)) == pytest.approx(seconds, abs=0.05)
-        await phone.until_hearing(None, timeout_s=seconds + 5)
-        assert len(phone.heard) > 50  # its 20 ms packets reached the far end
+        async with asyncio.timeout(5):
+            while len(phone.heard) < 25:  # half a second of its 20 ms packets
+                await asyncio.sleep(0.02)
+        await anchor.stop_play("shipped-prompt")
+        await phone.until_hearing(None)
+        assert len(phone.heard) < seconds * 50  # stopped before its end
         await phone.close()
         await anchor.close_leg("shipped-prompt")
 
     run(rtpengine, scenario)
+
+
+def test_a_listener_hears_the_far_end_and_parking_stops_it(rtpengine: RtpEngineProcess) -> None:
+    async def scenario(anchor: MediaAnchor) -> None:
+        customer, _ = await answered_leg(anchor, "listen-c", CUSTOMER)
+        listener = await RtpPhone(AGENT).start()  # it only listens: it has no peer to send to
+        rappel_side = await anchor.rappel_side("listen-c")
+        await anchor.listen("listen-c", "127.0.0.1", listener.port)
+        await listener.until_hearing(CUSTOMER)
+        assert listener.sources() == {rappel_side.port}
+        await anchor.park("listen-c")
+        await listener.until_hearing(None)
+        for phone in (customer, listener):
+            await phone.close()
+        await anchor.close_leg("listen-c")
+
+    run(rtpengine, scenario)
+
+
+def test_rtpengine_ends_a_leg_whose_media_stopped_by_itself() -> None:
+    """What bounds a call left behind by a crashed worker that never deleted it."""
+    with RtpEngineProcess(timeout_s=1) as short_lived:
+
+        async def scenario(anchor: MediaAnchor) -> None:
+            phone, _ = await answered_leg(anchor, "orphan", CUSTOMER)
+            await phone.close()  # the far end goes silent; nobody calls close_leg
+            async with asyncio.timeout(30):
+                while await anchor.exists("orphan"):
+                    await asyncio.sleep(0.2)
+
+        run(short_lived, scenario)

@@ -14,6 +14,7 @@ import pytest
 from rappel.domain.errors import ValidationFailed
 from rappel.telephony import bencode
 from rappel.telephony.rtpengine import RtpEngine, RtpEngineError, RtpEngineTimeout
+from tests.support.peers import free_udp_port
 
 Script = Callable[[bytes, dict[bytes, Any]], list[bytes]]
 
@@ -161,3 +162,13 @@ def test_a_bad_address_is_refused_naming_the_variable(address: str) -> None:
 def test_an_ipv6_address_is_read_without_brackets() -> None:
     engine = RtpEngine("[::1]:22222")
     assert (engine.endpoint.host, engine.endpoint.port) == ("::1", 22222)
+
+
+def test_a_closed_port_is_no_answer_not_a_crash() -> None:
+    async def test() -> None:
+        async with RtpEngine(f"127.0.0.1:{free_udp_port()}", timeout_s=0.05, retries=1) as engine:
+            assert await engine.ping() is False
+            with pytest.raises(RtpEngineTimeout):
+                await engine.query("call-1")
+
+    asyncio.run(test())
