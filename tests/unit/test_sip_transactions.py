@@ -225,3 +225,11 @@ def test_non_invite_over_tcp_has_no_timer_e_nor_k() -> None:
     tx = non_invite(reliable=True)
     assert timers_started(tx.start()) == [(Timer.F, 32.0)]
     assert ended(tx.receive(response(481, "BYE"))) == [Ending.FINAL]
+
+
+def test_abandon_ends_a_proceeding_invite_once() -> None:
+    tx = invite()
+    tx.start()
+    tx.receive(response(180))
+    assert ended(tx.abandon()) == [Ending.TIMEOUT]
+    assert tx.abandon() == []

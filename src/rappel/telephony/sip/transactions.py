@@ -187,6 +187,12 @@ class _ClientTransaction:
             return []
         return self._terminate(Ending.TRANSPORT_ERROR)
 
+    def abandon(self) -> list[Action]:
+        """The transaction user gives up on it (section 9.1: no final 64*T1 after a CANCEL)."""
+        if self.state == State.TERMINATED:
+            return []
+        return self._terminate(Ending.TIMEOUT)
+
     def _terminate(self, reason: Ending) -> list[Action]:
         self.state = State.TERMINATED
         cancels: list[Action] = [CancelTimer(t) for t in Timer]

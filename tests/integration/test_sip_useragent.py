@@ -1,0 +1,114 @@
+"""The user agent as a network citizen: what it answers outside calls, and bad bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from rappel.telephony.sip.messages import SipParseError, SipResponse, parse_message
+from rappel.telephony.sip.transport import StreamFramer
+from rappel.telephony.sip.useragent import SipConfig, UserAgent
+from tests.support.sipp import free_port
+
+
+def request(method: str, port: int, to_tag: str = "") -> bytes:
+    to = f"<sip:rappel@127.0.0.1:{port}>" + (f";tag={to_tag}" if to_tag else "")
+    return (
+        f"{method} sip:rappel@127.0.0.1:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-probe-" + method + "\r\n"
+        "From: <sip:probe@127.0.0.1>;tag=p1\r\n"
+        f"To: {to}\r\n"
+        "Call-ID: probe@127.0.0.1\r\n"
+        f"CSeq: 1 {method}\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def exchange(port: int, data: bytes) -> SipResponse:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        await loop.sock_sendto(sock, data, ("127.0.0.1", port))
+        raw = await asyncio.wait_for(loop.sock_recv(sock, 65535), 5)
+    message = parse_message(raw)
+    assert isinstance(message, SipResponse)
+    return message
+
+
+def test_requests_outside_any_dialog_get_sensible_answers() -> None:
+    async def main() -> list[int]:
+        ua = UserAgent(SipConfig(listen_port=0))
+        await ua.start()
+        port = ua.bound[1]
+        try:
+            statuses = []
+            for data in (
+                b"\x00\xffgarbage that is no SIP\r\n\r\n",
+                request("OPTIONS", port),
+                request("INVITE", port),
+                request("BYE", port, to_tag="nope"),
+                request("CANCEL", port),
+                request("FROBNICATE", port),
+            ):
+                if data.startswith(b"\x00"):
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                        sock.sendto(data, ("127.0.0.1", port))
+                    continue
+                statuses.append((await exchange(port, data)).status_code)
+            return statuses
+        finally:
+            await ua.close()
+
+    assert asyncio.run(main()) == [200, 405, 481, 481, 501]
+
+
+def test_options_reports_a_status_or_none_when_nobody_answers() -> None:
+    async def main() -> tuple[int | None, int | None]:
+        far = UserAgent(SipConfig(listen_port=0, transport="tcp"))
+        near = UserAgent(SipConfig(listen_port=0, t1_s=0.05))
+        await far.start()
+        await near.start()
+        try:
+            alive = await near.options(f"sip:127.0.0.1:{far.bound[1]};transport=tcp")
+            dead = await near.options(f"sip:127.0.0.1:{free_port()}", timeout_s=1.0)
+            return alive, dead
+        finally:
+            await near.close()
+            await far.close()
+
+    assert asyncio.run(main()) == (200, None)
+
+
+def test_call_refuses_an_unreachable_target_at_once() -> None:
+    async def main() -> None:
+        ua = UserAgent(SipConfig(listen_port=0))
+        await ua.start()
+        try:
+            with pytest.raises(SipParseError):
+                ua.call("tel:+16505551212", from_user="r", sdp_offer=b"")
+            with pytest.raises(ValueError, match="extra header"):
+                ua.call(
+                    "sip:a@127.0.0.1",
+                    from_user="r",
+                    sdp_offer=b"",
+                    extra_headers=[("X", "a\r\nB: c")],
+                )
+        finally:
+            await ua.close()
+
+    asyncio.run(main())
+
+
+def test_stream_framer_cuts_by_content_length_and_enforces_bounds() -> None:
+    framer = StreamFramer()
+    one = b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 3\r\n\r\nabc"
+    two = b"BYE sip:a SIP/2.0\r\nl: 0\r\n\r\n"
+    assert framer.feed(b"\r\n\r\n" + one[:10]) == []
+    assert framer.feed(one[10:] + two + b"\r\n") == [one, two]
+    with pytest.raises(SipParseError):
+        StreamFramer().feed(b"X" * 20_000)
+    with pytest.raises(SipParseError):
+        StreamFramer().feed(b"A sip:a SIP/2.0\r\nContent-Length: 999999\r\n\r\n")
