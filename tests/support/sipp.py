@@ -25,7 +25,7 @@ def free_port() -> int:
     return free_port_block(1, (socket.SOCK_DGRAM, socket.SOCK_STREAM))
 
 
-def _bound(port: int, process: subprocess.Popen[bytes], transport: str) -> bool:
+def bound(port: int, process: subprocess.Popen[bytes], transport: str) -> bool:
     if process.poll() is not None:
         raise RuntimeError(f"exited with {process.returncode} before listening")
     kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
@@ -100,7 +100,7 @@ def sipp_uas(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
         )
     try:
-        wait_until(lambda: _bound(port, process, transport), 15, f"sipp listening on {port}")
+        wait_until(lambda: bound(port, process, transport), 15, f"sipp listening on {port}")
         yield Sipp(port, process, messages, screen)
     finally:
         if process.poll() is None:
