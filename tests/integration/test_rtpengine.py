@@ -269,3 +269,86 @@ def test_rtpengine_ends_a_leg_whose_media_stopped_by_itself() -> None:
                     await asyncio.sleep(0.2)
 
         run(short_lived, scenario)
+
+
+def test_unjoining_the_agent_alone_parts_both_legs(rtpengine: RtpEngineProcess) -> None:
+    async def scenario(anchor: MediaAnchor) -> None:
+        customer, _ = await answered_leg(anchor, "part-c", CUSTOMER)
+        agent, _ = await answered_leg(anchor, "part-a", AGENT)
+        await anchor.join("part-c", "part-a")
+        await agent.until_hearing(CUSTOMER)
+        await anchor.unjoin("part-a")
+        await agent.until_hearing(None)
+        await customer.until_hearing(None)
+        for phone in (customer, agent):
+            await phone.close()
+        for leg in ("part-c", "part-a"):
+            await anchor.close_leg(leg)
+
+    run(rtpengine, scenario)
+
+
+def test_another_worker_unjoins_when_told_the_customer_leg(rtpengine: RtpEngineProcess) -> None:
+    async def scenario(anchor: MediaAnchor) -> None:
+        customer, _ = await answered_leg(anchor, "told-c", CUSTOMER)
+        agent, _ = await answered_leg(anchor, "told-a", AGENT)
+        await anchor.join("told-c", "told-a")
+        await agent.until_hearing(CUSTOMER)
+        other_worker = MediaAnchor(rtpengine.address)
+        try:
+            await other_worker.unjoin("told-a", "told-c")
+        finally:
+            await other_worker.close()
+        await agent.until_hearing(None)
+        await customer.until_hearing(None)
+        for phone in (customer, agent):
+            await phone.close()
+        for leg in ("told-c", "told-a"):
+            await anchor.close_leg(leg)
+
+    run(rtpengine, scenario)
+
+
+def test_closing_a_joined_leg_parks_its_partner(rtpengine: RtpEngineProcess) -> None:
+    async def scenario(anchor: MediaAnchor) -> None:
+        customer, _ = await answered_leg(anchor, "gone-c", CUSTOMER)
+        agent, _ = await answered_leg(anchor, "gone-a", AGENT)
+        await anchor.join("gone-c", "gone-a")
+        await agent.until_hearing(CUSTOMER)
+        await anchor.close_leg("gone-c")
+        # The agent's audio no longer goes to the freed port another leg could get.
+        assert await rappel_side_sends_to(anchor, "gone-a") == 9
+        await anchor.close_leg("gone-a")
+        for phone in (customer, agent):
+            await phone.close()
+
+    run(rtpengine, scenario)
+
+
+def test_joining_the_agent_to_a_new_customer_parks_the_former_one(
+    rtpengine: RtpEngineProcess,
+) -> None:
+    async def scenario(anchor: MediaAnchor) -> None:
+        first, _ = await answered_leg(anchor, "move-c1", CUSTOMER)
+        second, _ = await answered_leg(anchor, "move-c2", CUSTOMER_2)
+        agent, _ = await answered_leg(anchor, "move-a", AGENT)
+        await anchor.join("move-c1", "move-a")
+        await first.until_hearing(AGENT)
+        await anchor.join("move-c2", "move-a")
+        await agent.until_hearing(CUSTOMER_2)
+        await second.until_hearing(AGENT)
+        await first.until_hearing(None)
+        for phone in (first, second, agent):
+            await phone.close()
+        for leg in ("move-c1", "move-c2", "move-a"):
+            await anchor.close_leg(leg)
+
+    run(rtpengine, scenario)
+
+
+async def rappel_side_sends_to(anchor: MediaAnchor, leg_id: str) -> int:
+    """The port rtpengine sends the leg's far-end audio to (from `query`)."""
+    state = await anchor.engine.query(leg_id)
+    assert state is not None
+    stream = state["tags"]["rappel"]["medias"][0]["streams"][0]
+    return int(stream["endpoint"]["port"])

@@ -19,8 +19,13 @@ to the agent's phone; the agent's audio takes the reverse path. Un-joining
 points both back at the discard address; the agent's phone stays connected for
 the next customer. Prompts are rtpengine's `play media` towards the far end.
 
-Nothing is kept in memory here: ports are read back with `query`, so any
-worker can join, park or delete a leg that another worker opened.
+Ports are read back with `query`, so any worker can join, park or delete a leg
+that another worker opened. One thing is remembered in memory: who is joined
+to whom. rtpengine forwards whatever reaches a leg's Rappel-side port, so
+parking only one leg of a joined pair would still let it hear the other, and
+a deleted leg's freed port could be reused by a new leg while its partner still
+sends there. So `unjoin` and `close_leg` park the partner too; a worker that
+did not make the join passes the customer leg to `unjoin` explicitly.
 
 Limits: every leg offers the same codecs (default PCMU) so joined legs never
 need transcoding; files named for `play` are read by rtpengine itself, so the
@@ -76,6 +81,7 @@ class MediaAnchor:
             raise ValidationFailed("codecs", f"codecs must be some of {known}, got {unknown}")
         self.engine = RtpEngine(address, timeout_s, retries)
         self.codecs = tuple(codec.upper() for codec in codecs)
+        self._partners: dict[str, str] = {}
 
     async def close(self) -> None:
         await self.engine.close()
@@ -112,25 +118,35 @@ class MediaAnchor:
     async def join(self, customer_leg: str, agent_leg: str) -> bytes | None:
         """Let the two legs hear each other; stops what played to either.
 
-        Returns the SDP to re-INVITE the agent's phone with, when one is needed;
-        with this recipe it never is, so the result is always None.
+        A leg joined to a third one before is parted from it first. Returns the
+        SDP to re-INVITE the agent's phone with, when one is needed; with this
+        recipe it never is, so the result is always None.
         """
         customer = await self.rappel_side(customer_leg)
         agent = await self.rappel_side(agent_leg)
+        for leg in (customer_leg, agent_leg):
+            former = self._partners.pop(leg, None)
+            if former is not None and former not in (customer_leg, agent_leg):
+                self._partners.pop(former, None)
+                await self._park_if_open(former)
         await self.stop_play(customer_leg)
         await self.stop_play(agent_leg)
         await self._point(customer_leg, agent.host, agent.port)
         await self._point(agent_leg, customer.host, customer.port)
+        self._partners[customer_leg] = agent_leg
+        self._partners[agent_leg] = customer_leg
         return None
 
     async def unjoin(self, agent_leg: str, customer_leg: str | None = None) -> bytes | None:
-        """Park the agent's leg again (and the customer's, if it still exists).
+        """Park the agent's leg again, and the leg it was joined to if that still exists.
 
         Like `join`, it never needs the agent re-INVITEd and returns None.
         """
+        partner = self._partners.pop(agent_leg, None) or customer_leg
         await self.park(agent_leg)
-        if customer_leg is not None and await self.exists(customer_leg):
-            await self.park(customer_leg)
+        if partner is not None:
+            self._partners.pop(partner, None)
+            await self._park_if_open(partner)
         return None
 
     async def park(self, leg_id: str) -> None:
@@ -146,8 +162,12 @@ class MediaAnchor:
         return await self.engine.query(leg_id) is not None
 
     async def close_leg(self, leg_id: str) -> None:
-        """End the leg's media at once; closing a leg that is gone does nothing."""
+        """End the leg's media at once (parking its partner); a leg that is gone is fine."""
+        partner = self._partners.pop(leg_id, None)
         await self.engine.delete(leg_id)
+        if partner is not None:
+            self._partners.pop(partner, None)
+            await self._park_if_open(partner)
 
     async def rappel_side(self, leg_id: str) -> RtpAddress:
         """The port on rtpengine where audio for the leg's far end is to be sent."""
@@ -158,6 +178,11 @@ class MediaAnchor:
         if address is None:
             raise RtpEngineError(f"the leg {leg_id} has no answered media yet")
         return address
+
+    async def _park_if_open(self, leg_id: str) -> None:
+        # An offer for a call rtpengine no longer has would open a new one-sided call.
+        if await self.exists(leg_id):
+            await self.park(leg_id)
 
     async def _point(self, leg_id: str, host: str, port: int) -> None:
         await self.engine.offer(leg_id, RAPPEL_TAG, self._rappel_sdp(host, port), flags=_FLAGS)
