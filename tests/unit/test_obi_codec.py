@@ -7,6 +7,8 @@ from xml.etree import ElementTree
 import pytest
 
 from rappel.api.obi.codec import (
+    MAX_DEPTH,
+    MAX_ELEMENTS,
     Format,
     UnsupportedMediaType,
     decode,
@@ -122,3 +124,40 @@ def test_an_integer_python_will_not_convert_is_a_malformed_body(body: bytes) -> 
 
 def test_long_integers_python_converts_are_read() -> None:
     assert decode(b'{"n": 1' + b"0" * 400 + b"}", Format.JSON) == {"n": 10**400}
+
+
+def test_many_repeated_siblings_decode_to_one_list_in_order() -> None:
+    body = b"<customer>" + b"".join(b"<x>%d</x>" % i for i in range(160_000)) + b"</customer>"
+    assert decode(body, Format.XML) == {"x": [str(i) for i in range(160_000)]}
+
+
+def test_an_xml_body_past_the_element_bound_is_refused() -> None:
+    body = b"<customers>" + b"<x/>" * MAX_ELEMENTS + b"</customers>"
+    with pytest.raises(ValidationFailed, match=f"more than {MAX_ELEMENTS} elements"):
+        decode(body, Format.XML)
+
+
+def test_xml_nested_past_the_depth_bound_is_refused() -> None:
+    deepest = b"<a>" * (MAX_DEPTH + 1) + b"x" + b"</a>" * (MAX_DEPTH + 1)
+    assert decode(deepest, Format.XML) is not None
+    with pytest.raises(ValidationFailed, match="nested too deeply"):
+        decode(b"<a>" + deepest + b"</a>", Format.XML)
+
+
+@pytest.mark.parametrize("encoding", ["x-klingon", "utf-7", "shift_jis", "hex", "idna"])
+def test_an_unreadable_declared_encoding_is_a_validation_error(encoding: str) -> None:
+    body = f'<?xml version="1.0" encoding="{encoding}"?><status>Active</status>'.encode()
+    with pytest.raises(ValidationFailed, match=f"encoding '{encoding}' is not supported"):
+        decode(body, Format.XML)
+
+
+def test_an_unterminated_json_string_of_escaped_quotes_is_refused_at_once() -> None:
+    # The trailing-comma repair used to backtrack from every quote: 40 s for 80 KB.
+    body = b'{"a":"' + b'\\"' * 2_000_000
+    with pytest.raises(ValidationFailed, match="Unterminated string"):
+        decode(body, Format.JSON)
+
+
+def test_trailing_commas_inside_strings_are_kept() -> None:
+    body = b'{"a": "x,]", "b": ["\\",}", 1,],}'
+    assert decode(body, Format.JSON) == {"a": "x,]", "b": ['",}', 1]}

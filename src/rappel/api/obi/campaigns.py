@@ -237,8 +237,7 @@ async def put_campaign(
 ) -> Response:
     """Replace every field of a campaign (name, dialingMode and queueId are required)."""
     cid = path_id("campaignId", campaign_id)
-    data, _ = await read_document(request)
-    change = campaign_update(data)
+    change = await read_document(request, campaign_update)
     await run_in_threadpool(svc.update_campaign, c.db, c.clock, who.tenant_id, cid, change)
     return no_content()
 
@@ -268,7 +267,7 @@ async def put_status(
 ) -> Response:
     """Make the campaign Active or Passive (text/plain body)."""
     cid = path_id("campaignId", campaign_id)
-    text = status_text(await read_body(request))
+    text = await run_in_threadpool(status_text, await read_body(request))
     wanted = {s.value.lower(): s for s in (CampaignStatus.ACTIVE, CampaignStatus.PASSIVE)}
     if text.lower() not in wanted:
         raise ValidationFailed("status", f"Invalid status: {text[:64]} : Use Active or Passive")

@@ -231,8 +231,7 @@ async def add_customer(
     """Add one customer; answers its id (text/html) with a Location."""
     cid = path_id("campaignId", campaign_id)
     query_params(request, ())
-    data, _ = await read_document(request, ("attribute",))
-    item = parse_customer(data)
+    item = await read_document(request, parse_customer, ("attribute",))
     new_id = await run_in_threadpool(svc.add_customer, c.db, c.clock, who.tenant_id, cid, item)
     return created(request, new_id)
 
