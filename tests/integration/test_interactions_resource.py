@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from rappel.api.native.interactions import iso
+from rappel.api.native.interactions import MAX_DATA_FILTERS, iso
 from rappel.services import webhooks
 from rappel.services.demo import API_TOKEN
 from rappel.store.db import Database
@@ -259,3 +259,18 @@ def test_times_are_written_with_four_digit_years_and_milliseconds() -> None:
     assert iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000Z"
     assert iso(datetime(2030, 1, 5, 18, 0, 0, 123456, tzinfo=UTC)) == "2030-01-05T18:00:00.123Z"
     assert iso(None) is None
+
+
+def test_list_refuses_more_data_filters_than_the_bound(http: httpx.Client, demo: str) -> None:
+    bound = (
+        "&".join(f"udata.k{i}=v" for i in range(MAX_DATA_FILTERS // 2))
+        + "&"
+        + "&".join(f"param.p{i}=v" for i in range(MAX_DATA_FILTERS - MAX_DATA_FILTERS // 2))
+    )
+    assert http.get(f"/v1/interactions?{bound}", headers=ACME).status_code == 200
+    over = "&".join(f"udata.k{i}=v" for i in range(1000))
+    answer = http.get(f"/v1/interactions?{over}", headers=ACME)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == "udata"
+    assert f"at most {MAX_DATA_FILTERS}" in answer.json()["detail"]

@@ -27,6 +27,9 @@ from rappel.services.tenancy import Principal
 from rappel.store.interactions import Cursor, InteractionFilter
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
+#: Most `udata.*` plus `param.*` filters in one list query: each is one more JSON
+#: lookup in the SQL, and a thousand of them passed SQLite's expression limits.
+MAX_DATA_FILTERS = 20
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -145,6 +148,10 @@ def _filter(request: Request, **given: Any) -> InteractionFilter:
             udata[name[:200]] = value
         elif dot and name and prefix == "param":
             params[name[:200]] = value
+    if len(udata) + len(params) > MAX_DATA_FILTERS:
+        raise ValidationFailed(
+            "udata", f"at most {MAX_DATA_FILTERS} udata.* and param.* filters in one query"
+        )
     return InteractionFilter(
         status=given["status"],
         callback_status=given["callback_status"],
