@@ -86,6 +86,8 @@ class Settings:
     lease_s: float = 30.0
     #: Maximum request body for XML surfaces, in bytes.
     max_xml_bytes: int = 65536
+    #: Largest request body on every other path but OBI's and the data dip's, in bytes.
+    max_body_bytes: int = 1024 * 1024
     #: Widget rate limits per visitor IP and per phone number, per hour.
     widget_ip_per_hour: int = 20
     widget_phone_per_hour: int = 3

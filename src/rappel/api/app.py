@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from rappel import __version__
 from rappel.api import openapi, ops
+from rappel.api.body_limit import BodyLimit
 from rappel.api.errors import ErrorRenderers, install_error_handlers
 from rappel.api.native import provisioning, session, tenancy
 from rappel.api.text_guard import TextGuard
@@ -47,6 +48,8 @@ def create_app(container: Container, plugins: list[Plugin] | None = None) -> Fas
     renderers = ErrorRenderers()
     install_error_handlers(app, renderers)
     app.add_middleware(TextGuard, renderers=renderers)
+    # Added last, so it runs first: TextGuard reads and parses a body it lets through.
+    app.add_middleware(BodyLimit, renderers=renderers, limit=container.settings.max_body_bytes)
     ops.install_metrics(app, ops.HttpMetrics(app.state.registry))
     # Routes match in order: the surfaces (intake first) before the administration API.
     for plugin in plugins if plugins is not None else default_plugins():
