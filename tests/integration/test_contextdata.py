@@ -9,9 +9,15 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select
 
+from rappel.api.app import create_app
+from rappel.bootstrap import Container
+from rappel.clock import WallClock
 from rappel.services.demo import API_TOKEN, TEST_QUEUE_ID, WEB_ACTIVITY_ID, WEB_CAMPAIGN_ID
 from rappel.store.db import Database
 from rappel.store.tables import campaigns, customer_attributes, customers, interactions
+from tests.conftest import make_settings
+from tests.support.responsive import healthz_meanwhile
+from tests.support.servers import running_server
 
 ACME = {"Authorization": f"Bearer {API_TOKEN}"}
 BRUSSELS_CAMPAIGN = "5E1F00000000000000000000000000B1"
@@ -324,3 +330,23 @@ def test_a_date_before_year_1_in_utc_is_refused_naming_the_field(
     assert answer.status_code == 400, answer.text
     assert answer.text.startswith("CreationTime is out of range")
     assert stored(db) == before
+
+
+def test_a_big_document_is_refused_while_healthz_keeps_answering(db: Database, demo: str) -> None:
+    settings = make_settings(db, max_xml_bytes=4 * 1024 * 1024)
+    container = Container(settings, db, WallClock(), "test-secret-key-not-for-production")
+    fields = b"".join(b"<F%d/>" % i for i in range(200_000))
+    body = b"<contextdata><campaigndata>" + fields + b"</campaigndata></contextdata>"
+    with running_server(create_app(container)) as url:
+        seen = healthz_meanwhile(
+            url,
+            lambda client: client.post(
+                "/data/",
+                params={"action": "CreateContextData", "context": WEB_CAMPAIGN_ID},
+                content=body,
+                headers=ACME,
+            ),
+        )
+    assert seen.result is not None
+    assert seen.result.status_code == 400
+    assert seen.answered_in_second_half, seen.polls

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Connection, RowMapping
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
 from rappel.api.auth import container, supervisor
@@ -68,7 +69,9 @@ async def create_context_data(
     context = query.get("context") or None
     activity = query.get("activity") or None
     limit = c.settings.max_xml_bytes
-    data = parse_contextdata(await _body(request, limit), limit)
+    # In a worker thread: parsing is linear, but RAPPEL_MAX_XML_BYTES may be raised far
+    # enough that on the event loop it would hold up every other request.
+    data = await run_in_threadpool(parse_contextdata, await _body(request, limit), limit)
     allow = OutboundAllowlist.parse(c.settings.outbound_allow)
     job = _job(c.clock, who.tenant_id, context, activity, data, allow)
     intake = await run_write(c.db, c.parts.get(COMMITTER), job)
