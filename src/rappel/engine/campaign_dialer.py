@@ -47,7 +47,7 @@ from rappel.clock import Clock
 from rappel.domain.agent import Agent, AgentState
 from rappel.domain.codes import CallResult
 from rappel.domain.errors import Conflict
-from rappel.engine import dialing
+from rappel.engine import dialing, recovery
 from rappel.engine.dialing import Attempt, Calls, Leg
 from rappel.engine.pacing import (
     AbandonController,
@@ -125,6 +125,8 @@ class _Job:
     index: int
     agent_id: str | None = None
     attempt: Attempt | None = None
+    #: Taken over from a dialer that is gone: settle, never dial (`_recover`).
+    recover: bool = False
 
     @property
     def key(self) -> Key:
@@ -312,10 +314,10 @@ class CampaignDialer:
         lines: dict[str, AgentLine],
     ) -> _Job | None:
         now = self.clock.now()
-        left_over = _recover(conn, customer, now)
+        left_over = _left_over(conn, customer)
         if left_over is not None:
-            svc.settle(conn, campaign, customer, left_over, self.owner, now)
-            return None
+            # Its open attempt is resolved from the driver's word, in `run` (it may wait).
+            return _Job(campaign, pace, mode, customer, left_over, "", 0, recover=True)
         step = svc.plan(conn, campaign, customer, now)
         if isinstance(step, svc.Close):
             svc.close(conn, customer, self.owner, step.result, now)
@@ -376,12 +378,37 @@ class CampaignDialer:
     # -- one customer ------------------------------------------------------------------
 
     async def _work(self, job: _Job) -> None:
+        if job.recover:
+            await self._recover(job)
+            return
         try:
             if job.mode is DialingMode.PREVIEW and not await self._preview(job):
                 return
             await self._dial(job)
         finally:
             job.pace.ringing.pop(job.attempt.call_id if job.attempt else "", None)
+
+    async def _recover(self, job: _Job) -> None:
+        """Close the gone dialer's open attempt from the driver's word, then settle (never dial).
+
+        See `engine.recovery`: a call still up is looked at again later; an
+        attempt that may have been answered waits for the abandoned-call delay.
+        """
+        row = job.interaction
+        with self.db.read() as conn:
+            open_rows = recovery.open_attempts(conn, job.tenant_id, row["id"])
+        states = await recovery.ask(self.calls.telephony, open_rows)
+        now = self.clock.now()
+        with self.db.begin() as conn:
+            if recovery.still_up(states):
+                later = now + timedelta(seconds=recovery.RECHECK_S)
+                svc.defer(conn, job.customer, self.owner, later, now)
+                return
+            recovery.close(conn, job.tenant_id, row["id"], states, now)
+            _free_agent(conn, row, now)
+            svc.settle(conn, job.campaign, job.customer, row, self.owner, now)
+        if row["agent_id"] is not None:
+            agent_service.notify(job.tenant_id, row["agent_id"])
 
     def _line(self, job: _Job) -> AgentLine | None:
         """The agent's line while on this customer; None once the agent is elsewhere."""
@@ -658,16 +685,16 @@ def _take_agent(
     agent_store.append(conn, row["tenant_id"], line.seq, agent.changes)
 
 
-def _recover(conn: Connection, customer: dict[str, Any], now: Any) -> dict[str, Any] | None:
-    """A customer taken over from a dialer that is gone: its interaction, to be settled.
-
-    The open attempt is closed as STALE (never redialled under the same
-    attempt number) and the agent, if any, is freed.
-    """
+def _left_over(conn: Connection, customer: dict[str, Any]) -> dict[str, Any] | None:
+    """The interaction of a customer taken over from a dialer that is gone, if it needs settling."""
     row = store.load_interaction(conn, customer["tenant_id"], customer["id"])
     if row is None or row["callback_status"] in (int(S.TIMER), int(S.QUEUED), int(S.FINAL)):
         return None
-    dialing.resolve_stale(conn, row["tenant_id"], row["id"], now)
+    return row
+
+
+def _free_agent(conn: Connection, row: dict[str, Any], now: Any) -> None:
+    """The agent the gone dialer had on `row`, if any, leaves it (wrap-up, then READY)."""
     agent_id = row["agent_id"]
     steps = (((A.TALKING,), A.WRAPUP), ((A.WRAPUP, A.DIALING, A.PREVIEW), A.READY))
     for sources, target in steps if agent_id is not None else ():
@@ -675,7 +702,6 @@ def _recover(conn: Connection, customer: dict[str, Any], now: Any) -> dict[str, 
             conn, row["tenant_id"], agent_id, target, now,
             interaction_id=row["id"], from_states=sources,
         )  # fmt: skip
-    return row
 
 
 async def _leg_event(clock: Clock, leg: Leg, seconds: float) -> CallEvent | None:

@@ -10,13 +10,18 @@ The rule that makes dialing crash-safe:
    originates that call id; nobody ever originates for a row it found.
 2. When the call ends, the worker writes its outcome on that row.
 3. A row without an outcome whose interaction is taken over (the lease ran
-   out: the worker died or lost the database) is resolved by the new holder:
-   the call id is asked of the driver when it can tell, otherwise the attempt
-   is closed as STALE (the outcome is unknown, no call is live any more in
-   this process's driver) and the callback is retried at once within its
-   retry budget. So a crash never dials an attempt twice (the row exists; a new
-   attempt gets a new number and call id) and never loses a callback (the
-   row stays due until someone resolves it).
+   out: the worker died or lost the database) is resolved by the new holder
+   from what the telephony driver can tell about its call id
+   (`Telephony.call_state`) before anything is dialled again
+   (`engine.recovery`): a call still up is left to end; a call the driver
+   knows ended is closed with its outcome; a call the driver cannot tell
+   about (another process placed it) may have been answered, so it is closed
+   as STALE and counted as answered-and-dropped: the customer is dialled
+   again only after the abandoned-call retry delay, never at once. So a
+   crash never dials an attempt twice (the row exists; a new attempt gets a
+   new number and call id), never calls a person straight back who may have
+   just answered, and never loses a callback (the row stays due until
+   someone resolves it).
 """
 
 from __future__ import annotations
@@ -201,24 +206,6 @@ def attempt_rows(conn: Connection, tenant_id: str, interaction_id: str) -> list[
         .order_by(attempts.c.attempt_no)
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def resolve_stale(conn: Connection, tenant_id: str, interaction_id: str, now: datetime) -> int:
-    """Close the attempts of a taken-over interaction that have no outcome (see module doc)."""
-    result = conn.execute(
-        update(attempts)
-        .where(
-            attempts.c.tenant_id == tenant_id,
-            attempts.c.interaction_id == interaction_id,
-            attempts.c.ended_at.is_(None),
-        )
-        .values(
-            call_result=int(CallResult.STALE),
-            customer_result=CustomerResult.FAILED.value,
-            ended_at=now,
-        )
-    )
-    return int(result.rowcount or 0)
 
 
 def outcomes_of(

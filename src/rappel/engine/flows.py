@@ -40,7 +40,7 @@ from rappel.domain.agent import AgentState
 from rappel.domain.callback import TERMINAL
 from rappel.domain.codes import CallbackFlow, CallbackStatus, CallResult
 from rappel.domain.errors import Conflict
-from rappel.engine import dialing, routing, scheduler
+from rappel.engine import dialing, recovery, routing, scheduler
 from rappel.engine.dialing import AGENT_LINE, Attempt, Calls, Leg
 from rappel.services import agents as agent_service
 from rappel.store import agents as agent_store
@@ -93,7 +93,7 @@ async def handle(ctx: FlowContext, row: dict[str, Any]) -> None:
     elif status is S.SUBMITTED_TO_AGT:
         await _submitted(ctx, row)
     elif status is S.DISTRIBUTED:
-        _recover(ctx, row)
+        await _recover(ctx, row)
     elif status is S.PROCESSED_BY_AGT:
         with ctx.db.begin() as conn:
             scheduler.settle(conn, ctx.clock, row, (), owner=ctx.owner)
@@ -178,7 +178,7 @@ async def _submitted(ctx: FlowContext, row: dict[str, Any]) -> None:
     change = line.change if line is not None else None
     on_it = change is not None and change.interaction_id == row["id"]
     if open_attempt is not None or (on_it and change and change.state is A.TALKING):
-        _recover(ctx, row)
+        await _recover(ctx, row)
         return
     if on_it and change is not None and change.state is A.PREVIEW:
         deadline = change.at + ctx.offer_timeout
@@ -210,11 +210,19 @@ async def _submitted(ctx: FlowContext, row: dict[str, Any]) -> None:
             scheduler.requeue_rejected(conn, row, now, owner=ctx.owner)
 
 
-def _recover(ctx: FlowContext, row: dict[str, Any]) -> None:
-    """A taken-over row whose call was live under a worker that is gone (dialing.py's rule)."""
+async def _recover(ctx: FlowContext, row: dict[str, Any]) -> None:
+    """A taken-over row whose call was live under a worker that is gone (`engine.recovery`)."""
+    with ctx.db.read() as conn:
+        open_rows = recovery.open_attempts(conn, row["tenant_id"], row["id"])
+    states = await recovery.ask(ctx.calls.telephony, open_rows)
     now = ctx.clock.now()
     with ctx.db.begin() as conn:
-        stale = dialing.resolve_stale(conn, row["tenant_id"], row["id"], now)
+        if recovery.still_up(states):
+            # The call goes on in this process's driver: settle once it is over.
+            later = now + timedelta(seconds=recovery.RECHECK_S)
+            scheduler.set_due(conn, row, later, now, owner=ctx.owner)
+            return
+        closed = recovery.close(conn, row["tenant_id"], row["id"], states, now)
         agent_id = row["agent_id"]
         if agent_id is not None:
             for source, target in (
@@ -229,8 +237,11 @@ def _recover(ctx: FlowContext, row: dict[str, Any]) -> None:
         prefix: tuple[CallbackStatus, ...] = ()
         if row["callback_status"] == S.SUBMITTED_TO_AGT:
             prefix = (S.PROCESSED_BY_AGT,)
-        log.warning("taking over interaction %s: %d attempt(s) marked STALE", row["id"], stale)
-        scheduler.settle(conn, ctx.clock, row, prefix, owner=ctx.owner, redial_now=True)
+        log.warning(
+            "taking over interaction %s: %d attempt(s) closed from the driver's state (%s)",
+            row["id"], closed, ", ".join(sorted({s.value for s in states.values()})) or "none",
+        )  # fmt: skip
+        scheduler.settle(conn, ctx.clock, row, prefix, owner=ctx.owner)
 
 
 # -- live calls ---------------------------------------------------------------------

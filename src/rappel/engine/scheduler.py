@@ -217,7 +217,6 @@ def settle(
     prefix: tuple[CallbackStatus, ...],
     *,
     owner: str | None,
-    redial_now: bool = False,
 ) -> CallbackStatus | None:
     """After an attempt (or a wrap-up): retry (TIMER), FINAL, or ENDTIME_EXPIRED.
 
@@ -233,7 +232,7 @@ def settle(
     step = next_step(policy_for(conn, row), outs, numbers, now)
     last_code = rows[-1]["call_result"] if rows else None
     if isinstance(step, Redial):
-        at = now if redial_now else step.at
+        at = step.at
         if row["end_time"] is None or at < row["end_time"]:
             done = moves(
                 conn, row, (*prefix, S.TIMER), now, owner=owner,

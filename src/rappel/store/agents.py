@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from rappel.domain.agent import AgentState, AgentStateChange
@@ -89,27 +90,48 @@ def log_of(
     return [_change(r) for r in rows.mappings()]
 
 
+#: Agents looked up per statement by `current_lines` (keeps statements short).
+_LINES_PER_STATEMENT = 200
+
+
 def current_lines(
     conn: Connection, tenant_id: str, agent_ids: Collection[str] | None = None
 ) -> dict[str, AgentLine]:
-    """The last line of each agent of the tenant (or of `agent_ids`), by agent id."""
-    last = select(agent_state_log.c.agent_id, func.max(agent_state_log.c.seq).label("seq")).where(
-        agent_state_log.c.tenant_id == tenant_id
+    """The last line of each agent of the tenant (or of `agent_ids`), by agent id.
+
+    Each agent's last line is one backward probe of the primary key (a UNION
+    ALL of `ORDER BY seq DESC LIMIT 1`), so the cost grows with the number of
+    agents and never with the length of the log. A join against a grouped
+    `max(seq)` made PostgreSQL's planner, misjudging a young log from stale
+    statistics, rescan the whole log once per log line: routing became
+    quadratic in the day's state changes and the engine stalled.
+    """
+    if agent_ids is None:
+        agent_ids = [
+            r[0] for r in conn.execute(select(users.c.id).where(users.c.tenant_id == tenant_id))
+        ]
+    wanted = list(dict.fromkeys(agent_ids))
+    lines: dict[str, AgentLine] = {}
+    for start in range(0, len(wanted), _LINES_PER_STATEMENT):
+        probes = [
+            _last_line_probe(tenant_id, a) for a in wanted[start : start + _LINES_PER_STATEMENT]
+        ]
+        query = probes[0] if len(probes) == 1 else union_all(*probes)
+        for r in conn.execute(query).mappings():
+            lines[r["agent_id"]] = AgentLine(r["seq"], _change(r))
+    return lines
+
+
+def _last_line_probe(tenant_id: str, agent_id: str) -> Select[Any]:
+    last = (
+        select(agent_state_log)
+        .where(agent_state_log.c.tenant_id == tenant_id, agent_state_log.c.agent_id == agent_id)
+        .order_by(agent_state_log.c.seq.desc())
+        .limit(1)
+        .subquery()
     )
-    if agent_ids is not None:
-        last = last.where(agent_state_log.c.agent_id.in_(list(agent_ids)))
-    sub = last.group_by(agent_state_log.c.agent_id).subquery()
-    rows = conn.execute(
-        select(agent_state_log).join(
-            sub,
-            and_(
-                agent_state_log.c.tenant_id == tenant_id,
-                agent_state_log.c.agent_id == sub.c.agent_id,
-                agent_state_log.c.seq == sub.c.seq,
-            ),
-        )
-    ).mappings()
-    return {r["agent_id"]: AgentLine(r["seq"], _change(r)) for r in rows}
+    # Wrapped, since SQLite refuses ORDER BY/LIMIT directly inside a compound select.
+    return select(last)
 
 
 def agents_of_queue(conn: Connection, tenant_id: str, queue_id: str | None) -> list[str]:

@@ -64,6 +64,28 @@ class CallEvent:
     status: int | None = None
 
 
+class CallState(StrEnum):
+    """What a driver can tell about one of its call ids (`Telephony.call_state`).
+
+    The engine asks this of an attempt whose outcome it never wrote (its
+    worker died or lost its lease) before it dials that customer again.
+    """
+
+    #: The driver cannot tell: not a call it knows (another process placed it, or the
+    #: driver restarted since). The customer may have answered.
+    UNKNOWN = "UNKNOWN"
+    #: The driver knows the call id was never placed (nothing reached the network).
+    NOT_PLACED = "NOT_PLACED"
+    #: Placed, not answered yet.
+    RINGING = "RINGING"
+    #: Answered and still up: somebody is on the line.
+    LIVE = "LIVE"
+    #: Over without ever being answered (busy, no answer, failed, machine detected).
+    ENDED_UNANSWERED = "ENDED_UNANSWERED"
+    #: Answered, and over now.
+    ENDED_ANSWERED = "ENDED_ANSWERED"
+
+
 class DuplicateCall(Conflict):
     """The call id was already used: this attempt has been placed before."""
 
@@ -100,6 +122,10 @@ class Telephony(Protocol):
 
     def events(self) -> AsyncIterator[CallEvent]:
         """Every event of every leg, in the order they happen."""
+        ...
+
+    async def call_state(self, call_id: str) -> CallState:
+        """Where the call `call_id` stands; UNKNOWN when this driver cannot tell."""
         ...
 
 

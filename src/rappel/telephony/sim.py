@@ -33,6 +33,7 @@ from rappel.telephony.port import (
     FINAL_KINDS,
     CallEvent,
     CallEventKind,
+    CallState,
     DialOutcome,
     DuplicateCall,
     number_digits,
@@ -160,6 +161,7 @@ class _Leg:
     generation: int = 0
     peer: str | None = None
     ivr: list[str] = field(default_factory=list)
+    answered: bool = False
 
 
 class SimTelephony:
@@ -257,6 +259,17 @@ class SimTelephony:
             for task in (sleeper, waker):
                 task.cancel()
 
+    async def call_state(self, call_id: str) -> CallState:
+        """The sim keeps its calls for as long as it lives; a restarted sim knows none."""
+        leg = self._legs.get(call_id)
+        if leg is None:
+            return CallState.UNKNOWN
+        if leg.state is _LegState.UP:
+            return CallState.LIVE
+        if leg.state is _LegState.ENDED:
+            return CallState.ENDED_ANSWERED if leg.answered else CallState.ENDED_UNANSWERED
+        return CallState.RINGING
+
     def next_event_at(self) -> float | None:
         """Monotonic second of the next pending event, if any."""
         while self._heap and self._is_stale(self._heap[0]):
@@ -308,6 +321,7 @@ class SimTelephony:
             leg.state = _LegState.RINGING
         elif kind is CallEventKind.ANSWERED:
             leg.state = _LegState.UP
+            leg.answered = True
         elif kind in FINAL_KINDS:
             leg.state = _LegState.ENDED
             leg.generation += 1
