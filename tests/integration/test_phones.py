@@ -106,3 +106,19 @@ def test_through_rtpengine_the_customer_hears_the_prompt_then_the_agent(
             media(rtpengine, lambda m, leg=leg: m.close_leg(leg))
     assert tone_sequence(customer.heard(), FREQS) == [PROMPT, AGENT]
     assert tone_sequence(agent.heard(), FREQS) == [CUSTOMER]
+
+
+def test_each_call_of_a_phone_has_its_own_recording(tmp_path: Path) -> None:
+    with (
+        BaresipPhone("caller", CUSTOMER, tmp_path) as caller,
+        BaresipPhone("callee", AGENT, tmp_path) as callee,
+    ):
+        for call in range(2):
+            mark = len(callee.events)
+            caller.dial(callee.uri)
+            callee.wait_for("CALL_ESTABLISHED", after=mark)
+            time.sleep(1.1)  # a second of audio, and the next call starts in another second
+            caller.hangup()
+            callee.wait_for("CALL_CLOSED", after=mark)
+            assert len(callee.all_heard()) == call + 1
+    assert [tone_sequence(path, FREQS) for path in callee.all_heard()] == [[CUSTOMER]] * 2

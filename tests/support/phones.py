@@ -14,7 +14,9 @@ own SIP port (baresip also binds TLS on the next port) and RTP port range, and
 a ctrl_tcp connection: commands go out as netstring JSON, and a reader thread
 collects every event (CALL_INCOMING, CALL_RINGING, CALL_ESTABLISHED,
 CALL_CLOSED with the reason in `param`, ...). The sndfile module records, per
-call, what the phone sent (`*-enc.wav`) and what it heard (`*-dec.wav`).
+call, what the phone sent (`*-enc.wav`) and what it heard (`*-dec.wav`); files
+are named by the second the call started, so two calls of one phone that start
+within the same second share (and overwrite) one file.
 """
 
 from __future__ import annotations
@@ -163,12 +165,16 @@ class BaresipPhone:
         """The recording of what the phone heard in its latest call."""
         return self._latest("*-dec.wav")
 
+    def all_heard(self) -> list[Path]:
+        """What the phone heard, one recording per call, oldest first."""
+        return sorted(self.recordings.glob("*-dec.wav"))  # named by start time
+
     def sent(self) -> Path:
         """The recording of what the phone sent in its latest call."""
         return self._latest("*-enc.wav")
 
     def _latest(self, pattern: str) -> Path:
-        files = sorted(self.recordings.glob(pattern), key=lambda path: path.stat().st_mtime)
+        files = sorted(self.recordings.glob(pattern))  # named by start time
         if not files:
             raise FileNotFoundError(
                 f"baresip {self.user} recorded no {pattern} in {self.recordings}"
