@@ -37,6 +37,8 @@ MAX_BODY = 16 * 1024
 #: Fields of a POSTed form (the seed has 17 parameters).
 MAX_FIELDS = 100
 MAX_USERDATA = 4000
+#: Most pairs in ctl_userdata, as the native API allows in `udata`.
+MAX_USERDATA_PAIRS = 100
 MAX_SECONDS = 30 * 24 * 3600
 log = logging.getLogger("rappel.api.webcallback")
 router = APIRouter(tags=["8x8 web callback"])
@@ -66,6 +68,7 @@ FIELD_CODES = {
     "end_time": 11,
     "extTransactionData": 16,
     "ctl_userdata": 16,
+    "udata": 16,
     "ctl_callbackUrl": 16,
 }
 HTTP_STATUS = {1: 403, 2: 403, 3: 401, 8: 409, 9: 409, 15: 503, 19: 503}
@@ -267,7 +270,10 @@ def _request(params: dict[str, str]) -> svc.CallbackRequest:
 def _userdata(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     if len(text) > MAX_USERDATA:
         raise Failure(16, f"ctl_userdata is over {MAX_USERDATA} characters")
-    system, user = split_system_data(parse_pairs(text, "ctl_userdata"))
+    pairs = parse_pairs(text, "ctl_userdata")
+    if len(pairs) > MAX_USERDATA_PAIRS:
+        raise Failure(16, f"ctl_userdata has {len(pairs)} pairs, at most {MAX_USERDATA_PAIRS}")
+    system, user = split_system_data(pairs)
     if "ctl_callbackUrl" in system:
         system["ctl_callbackUrl"] = system["ctl_callbackUrl"].strip()
     return system, user

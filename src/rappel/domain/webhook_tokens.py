@@ -147,6 +147,11 @@ def substitute(value: str, ctx: TokenContext) -> str:
     return _PATTERN.sub(lambda match: _TOKENS[match.group(1)](ctx), value)
 
 
+def count_tokens(values: Iterable[str]) -> int:
+    """How many documented tokens `values` hold (what a webhook would expand)."""
+    return sum(len(_PATTERN.findall(value)) for value in values)
+
+
 def substitute_pairs(pairs: Iterable[Pair], ctx: TokenContext) -> list[Pair]:
     """Substitute tokens in the values (never the names) of user-data pairs."""
     return [(name, substitute(value, ctx)) for name, value in pairs]

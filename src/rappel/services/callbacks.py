@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,6 +41,7 @@ from rappel.domain.ids import is_id, new_ordered_id, parse_id
 from rappel.domain.phone import normalize
 from rappel.domain.tenancy import QueueDirection, Tenant
 from rappel.domain.userdata import Pair
+from rappel.domain.webhook_tokens import count_tokens
 from rappel.integrations.ssrf import OutboundAllowlist, refusal_reason, validate_client_url
 from rappel.services.tenancy import dial_plan
 from rappel.store import interactions as store
@@ -50,6 +51,9 @@ from rappel.store.signals import work_changed
 from rappel.store.tenancy_cache import DIRECT, TenancyReader
 
 EXT_DATA_MAX = 500
+#: Most `$token$`s in the user data of a callback with a webhook. Each may expand to the
+#: agent's notes (4,000 characters): without a bound, 4 KB of `$notes$` made a 2 MB webhook.
+MAX_WEBHOOK_TOKENS = 32
 CALLBACK_SERVER_ID = "rappel"
 CALLBACK_STATE = 15  #: Nixxis record state "Callback"
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
@@ -219,6 +223,8 @@ def intake(
     extra = [_normalise(conn, tenancy, tenant, p, req) for p in req.extra_phones if p]
     _check_ext_data(req.ext_transaction_data)
     webhook = check_webhook_url(req.webhook_url, allow) if req.webhook_url else None
+    if webhook:
+        _check_tokens(req.udata)
     start = req.start_time or now + timedelta(seconds=max(0, req.delay_s))
     end = req.end_time
     if req.expiration_s is not None:
@@ -340,6 +346,15 @@ def _check_ext_data(pairs: Sequence[Pair]) -> None:
             IntakeProblem.EXT_DATA_TOO_LONG,
             "extTransactionData",
             f"extTransactionData is over {EXT_DATA_MAX} characters",
+        )
+
+
+def _check_tokens(udata: Mapping[str, str]) -> None:
+    found = count_tokens(udata.values())
+    if found > MAX_WEBHOOK_TOKENS:
+        raise ValidationFailed(
+            "udata",
+            f"user data holds {found} $tokens$, at most {MAX_WEBHOOK_TOKENS} with a webhook",
         )
 
 
