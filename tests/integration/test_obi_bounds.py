@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from rappel.api.json_size import MAX_JSON_VALUES
 from rappel.services.demo import API_TOKEN, TEST_CAMPAIGN_ID
 from tests.support.responsive import healthz_meanwhile
 
@@ -65,3 +66,15 @@ def test_160000_repeated_siblings_answer_4xx_while_healthz_keeps_answering(
     assert seen.result.status_code == 400
     # Before the fix the server was frozen for the whole request (21 s to 44 s).
     assert seen.answered_in_second_half, seen.polls
+
+
+def test_a_json_body_of_too_many_values_is_refused_before_it_is_parsed(
+    http: httpx.Client, demo: str
+) -> None:
+    # 5 MiB of `[],` held the interpreter lock (json.loads) for a second, in any thread.
+    headers = {**AUTH, "Accept": "application/json", "Content-Type": "application/json"}
+    for first in (b"1", b'"\\u0000"'):  # a NUL makes the text guard look at it first
+        body = b"[" + first + b"," + b"[]," * 1_700_000 + b"1]"
+        answer = http.post(f"{CAMPAIGN}/customers/list", content=body, headers=headers)
+        assert answer.status_code == 400
+        assert answer.json()["error"] == f"Invalid JSON: more than {MAX_JSON_VALUES} values"

@@ -6,6 +6,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from rappel.api.json_size import MAX_JSON_VALUES
 from rappel.api.obi.codec import (
     MAX_DEPTH,
     MAX_ELEMENTS,
@@ -161,3 +162,10 @@ def test_an_unterminated_json_string_of_escaped_quotes_is_refused_at_once() -> N
 def test_trailing_commas_inside_strings_are_kept() -> None:
     body = b'{"a": "x,]", "b": ["\\",}", 1,],}'
     assert decode(body, Format.JSON) == {"a": "x,]", "b": ['",}', 1]}
+
+
+def test_a_json_body_past_the_value_bound_is_refused() -> None:
+    at_bound = b"[" + b"1," * (MAX_JSON_VALUES - 1) + b"1]"
+    assert len(decode(at_bound, Format.JSON)) == MAX_JSON_VALUES
+    with pytest.raises(ValidationFailed, match=f"more than {MAX_JSON_VALUES} values"):
+        decode(b"[" + b"1," * MAX_JSON_VALUES + b"1]", Format.JSON)

@@ -42,6 +42,7 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, TreeBuilder, 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import XMLParser
 
+from rappel.api.json_size import MAX_JSON_VALUES, too_many_values
 from rappel.domain.errors import ValidationFailed
 
 #: Largest request body accepted under /RI/obi (a full 1000-customer list fits easily).
@@ -150,6 +151,8 @@ def _decode_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValidationFailed("body", "Invalid JSON: body is not UTF-8") from exc
+    if too_many_values(body):
+        raise ValidationFailed("body", f"Invalid JSON: more than {MAX_JSON_VALUES} values")
     try:
         value = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
