@@ -45,6 +45,8 @@ PARAMETERS: dict[str, Json] = {
     "customer_id": {"type": "string", "pattern": ID_PATTERN},
     "scope_id": {"type": "string", "pattern": ID_PATTERN},
     "agent_id": {"type": "string", "pattern": ID_PATTERN},
+    # An empty role is no filter.
+    "role": {"type": "string", "enum": ["", "admin", "supervisor", "agent"]},
     "number": {"type": "string", "pattern": NUMBER_PATTERN},
 }
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 from starlette.responses import HTMLResponse, JSONResponse
 
 from rappel.api.auth import admin, app_container, container
@@ -262,11 +263,14 @@ class WidgetKeyPatch(BaseModel):
     udata: dict[str, str] | None = None
 
 
+_HH_MM: JsonDict = {"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}
+
+
 class RosterRow(BaseModel):
-    weekday: int
-    start: str
-    end: str
-    agents: int
+    weekday: int = Field(json_schema_extra={"minimum": 1, "maximum": 7})
+    start: str = Field(json_schema_extra=_HH_MM)
+    end: str = Field(json_schema_extra=_HH_MM)
+    agents: int = Field(json_schema_extra={"minimum": 0, "maximum": 10_000})
 
 
 def _key_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -260,7 +260,7 @@ def list_webhooks(
     db: Database, tenant_id: str, interaction_id: str | None = None, limit: int = 100
 ) -> list[WebhookDelivery]:
     """The tenant's webhooks, newest first, optionally of one interaction."""
-    wanted = parse_id(interaction_id, "interaction_id") if interaction_id else None
+    wanted = parse_id(interaction_id, "interaction_id") if interaction_id is not None else None
     with db.read() as conn:
         rows = store.list_webhooks(conn, tenant_id, wanted, max(1, min(limit, 500)))
         return _with_attempts(conn, tenant_id, rows)

@@ -11,7 +11,7 @@ import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from rappel.api.auth import admin, container, supervisor
@@ -22,6 +22,7 @@ from rappel.api.webcallback import COMMITTER
 from rappel.bootstrap import Container
 from rappel.domain.codes import CallbackFlow
 from rappel.domain.errors import ValidationFailed
+from rappel.domain.ids import ID_PATTERN
 from rappel.integrations.ssrf import OutboundAllowlist
 from rappel.services import callbacks as svc
 from rappel.services import campaign_fields
@@ -58,14 +59,21 @@ class CallbackIn(Strict):
 
 
 class FieldIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    meaning: str = "text"
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"pattern": r"^(?![Xx][Mm][Ll])[A-Za-z_][A-Za-z0-9_.-]{0,99}$"},
+    )
+    meaning: str = Field(
+        default="text", json_schema_extra={"enum": ["text", "phone", "number", "date", "email"]}
+    )
 
 
 class ActivityIn(Strict):
-    id: str | None = None
+    # An empty id is no id: one is made.
+    id: str | None = Field(default=None, json_schema_extra={"pattern": f"^$|{ID_PATTERN}"})
     name: str = Field(min_length=1, max_length=200)
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 def _flow(body: CallbackIn) -> CallbackFlow:

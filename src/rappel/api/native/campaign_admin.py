@@ -9,13 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from rappel.api.auth import admin, container, supervisor
 from rappel.api.times import UtcInstant
 from rappel.bootstrap import Container
 from rappel.domain.codes import DialingMode
 from rappel.domain.errors import ValidationFailed
-from rappel.domain.ids import parse_id
+from rappel.domain.ids import ID_PATTERN, parse_id
 from rappel.services import campaigns as svc
 from rappel.services import customers as customer_svc
 from rappel.services.tenancy import Principal
@@ -23,29 +25,58 @@ from rappel.services.tenancy import Principal
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 
+_HH_MM: JsonDict = {"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+
+
+def _range(high: int) -> JsonDict:
+    return {"minimum": 0, "maximum": high}
+
+
 class CampaignSettings(BaseModel):
-    """Fields of a campaign; on PATCH only those given change."""
+    """Fields of a campaign; on PATCH only those given change.
+
+    Fields typed `| SkipJsonSchema[None]` may be left out but not set to null.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
-    dialing_mode: DialingMode | None = None
-    queue_id: str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    dialing_mode: DialingMode | SkipJsonSchema[None] = None
+    queue_id: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"pattern": ID_PATTERN}
+    )
     remarks: str | None = None
     custom_ivr_number: str | None = None
     start_date: UtcInstant | None = None
     end_date: UtcInstant | None = None
     time_zone: str | None = None
-    abandon_rate: float | None = None
-    increase_predictive_ratio: float | None = None
+    abandon_rate: float | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"minimum": 0, "maximum": 2}
+    )
+    increase_predictive_ratio: float | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"minimum": 0, "maximum": 100}
+    )
     #: RetryCount: customers get RetryCount + 1 BUSY/NOANSWER attempts before MAXCALLS.
-    retry_count: int | None = None
-    busy_retry_delay_s: int | None = None
-    no_answer_retry_delay_s: int | None = None
-    preview_time: int | None = None
+    retry_count: int | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_range(100))
+    busy_retry_delay_s: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_range(7 * 86400)
+    )
+    no_answer_retry_delay_s: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_range(7 * 86400)
+    )
+    preview_time: int | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_range(3600))
     #: Calling hours in each customer's local time, "HH:MM".
-    hours_start: str | None = None
-    hours_end: str | None = None
-    dialer_id: str | None = None
+    hours_start: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_HH_MM)
+    hours_end: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_HH_MM)
+
+
+class NewCampaign(CampaignSettings):
+    """A campaign to create: its name, dialing mode and queue are required."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"required": ["name", "dialing_mode", "queue_id"]}
+    )
+    #: The dialer a campaign starts on; it never changes afterwards.
+    dialer_id: str | None = Field(default=None, json_schema_extra={"pattern": ID_PATTERN})
 
 
 class CampaignOut(BaseModel):
@@ -155,7 +186,7 @@ def _fields(given: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _new(body: CampaignSettings) -> svc.CampaignUpdate:
+def _new(body: NewCampaign) -> svc.CampaignUpdate:
     given = body.model_dump(exclude_unset=True)
     for required in ("name", "dialing_mode", "queue_id"):
         if not given.get(required):
@@ -176,7 +207,7 @@ def list_campaigns(
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
 def create_campaign(
-    body: CampaignSettings, who: Principal = Depends(admin), c: Container = Depends(container)
+    body: NewCampaign, who: Principal = Depends(admin), c: Container = Depends(container)
 ) -> CampaignOut:
     """Create a Passive campaign (on the tenant's campaign dialer unless dialer_id is given)."""
     settings: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -205,8 +236,6 @@ def patch_campaign(
 ) -> CampaignOut:
     """Change some fields; raising retry_count makes MAXCALLS customers callable again."""
     cid = parse_id(campaign_id, "campaign_id")
-    if body.dialer_id is not None:
-        raise ValidationFailed("dialer_id", "the dialer of a campaign cannot change")
     given = body.model_dump(exclude_unset=True)
     settings = {k: v for k, v in given.items() if k in _SETTING_NAMES}
     reopened = svc.patch_campaign(c.db, c.clock, who.tenant_id, cid, _fields(given), settings)

@@ -2,51 +2,79 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+import phonenumbers
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, StrictBool
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
+
+from rappel.domain.ids import ID_PATTERN
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: The tenant checks of `domain.tenancy`, stated for the document.
+_TENANT_NAME: JsonDict = {"pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"}
+_ZONE: JsonDict = {"enum": list[JsonValue](sorted(zoneinfo.available_timezones()))}
+_DIGITS: JsonDict = {"pattern": r"^\+?[0-9]{3,20}$"}
+_PLAN_ID: JsonDict = {"minimum": 1, "maximum": 10**9 - 1}
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN: JsonDict = {"pattern": rf"^(?=.{{1,253}}$)({_LABEL}\.)*[A-Za-z0-9-]{{1,63}}\.?$"}
+_ORIGIN: JsonDict = {"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"}
+_HHMM: JsonDict = {"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+_CAP: JsonDict = {"minimum": 1, "maximum": 1_000_000}
+
+
 class TenantIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
-    enabled: bool = True
-    web_callback_enabled: bool = True
-    time_zone: str = "UTC"
-    default_caller_id: str | None = None
-    default_dial_plan_id: int | None = None
-    back_domains: list[str] = []
-    widget_origins: list[str] = []
-    hard_hours_start: str = "08:00"
-    hard_hours_end: str = "21:00"
-    max_callbacks_per_number_hour: int = 5
-    max_callbacks_per_tenant_hour: int = 10000
+    name: str = Field(min_length=1, max_length=100, json_schema_extra=_TENANT_NAME)
+    enabled: StrictBool = True
+    web_callback_enabled: StrictBool = True
+    time_zone: str = Field(default="UTC", json_schema_extra=_ZONE)
+    default_caller_id: str | None = Field(default=None, json_schema_extra=_DIGITS)
+    default_dial_plan_id: int | None = Field(default=None, json_schema_extra=_PLAN_ID)
+    back_domains: list[Annotated[str, Field(json_schema_extra=_DOMAIN)]] = []
+    widget_origins: list[Annotated[str, Field(json_schema_extra=_ORIGIN)]] = []
+    hard_hours_start: str = Field(default="08:00", json_schema_extra=_HHMM)
+    hard_hours_end: str = Field(default="21:00", json_schema_extra=_HHMM)
+    max_callbacks_per_number_hour: int = Field(default=5, json_schema_extra=_CAP)
+    max_callbacks_per_tenant_hour: int = Field(default=10000, json_schema_extra=_CAP)
 
 
 class TenantPatch(Strict):
-    name: str | None = None
-    enabled: bool | None = None
-    web_callback_enabled: bool | None = None
-    time_zone: str | None = None
-    default_caller_id: str | None = None
-    default_dial_plan_id: int | None = None
-    back_domains: list[str] | None = None
-    widget_origins: list[str] | None = None
-    hard_hours_start: str | None = None
-    hard_hours_end: str | None = None
-    max_callbacks_per_number_hour: int | None = None
-    max_callbacks_per_tenant_hour: int | None = None
+    """Only the fields given change; only the two defaults may be set to null."""
+
+    name: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_TENANT_NAME)
+    enabled: StrictBool | SkipJsonSchema[None] = None
+    web_callback_enabled: StrictBool | SkipJsonSchema[None] = None
+    time_zone: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_ZONE)
+    default_caller_id: str | None = Field(default=None, json_schema_extra=_DIGITS)
+    default_dial_plan_id: int | None = Field(default=None, json_schema_extra=_PLAN_ID)
+    back_domains: list[Annotated[str, Field(json_schema_extra=_DOMAIN)]] | SkipJsonSchema[None] = (
+        None
+    )
+    widget_origins: (
+        list[Annotated[str, Field(json_schema_extra=_ORIGIN)]] | SkipJsonSchema[None]
+    ) = None
+    hard_hours_start: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_HHMM)
+    hard_hours_end: str | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_HHMM)
+    max_callbacks_per_number_hour: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_CAP
+    )
+    max_callbacks_per_tenant_hour: int | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_CAP
+    )
 
 
 class TenantOut(BaseModel):
     id: str
     name: str
-    enabled: bool
-    web_callback_enabled: bool
+    enabled: StrictBool
+    web_callback_enabled: StrictBool
     time_zone: str
     default_caller_id: str | None
     default_dial_plan_id: int | None
@@ -83,37 +111,40 @@ class ChannelIn(Strict):
     number: str
     name: str = ""
     ivr_script: str | None = None
-    enabled: bool = True
-    usable_as_caller_id: bool = True
+    enabled: StrictBool = True
+    usable_as_caller_id: StrictBool = True
 
 
 class ChannelPatch(Strict):
     name: str | None = None
     ivr_script: str | None = None
-    enabled: bool | None = None
-    usable_as_caller_id: bool | None = None
+    enabled: StrictBool | None = None
+    usable_as_caller_id: StrictBool | None = None
 
 
 class ChannelOut(BaseModel):
     number: str
     name: str
     ivr_script: str | None
-    enabled: bool
-    usable_as_caller_id: bool
+    enabled: StrictBool
+    usable_as_caller_id: StrictBool
 
 
 class QueueIn(Strict):
-    id: str | None = None
-    short_id: int | None = None
-    name: str
+    id: str | None = Field(default=None, json_schema_extra={"pattern": ID_PATTERN})
+    short_id: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": r"\S"})
     direction: Literal["inbound", "outbound"] = "outbound"
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class QueuePatch(Strict):
-    name: str | None = None
-    direction: Literal["inbound", "outbound"] | None = None
-    enabled: bool | None = None
+    # Absent leaves a field as it is; none of these can be set to null.
+    name: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": r"\S"}
+    )
+    direction: Literal["inbound", "outbound"] | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
 
 
 class QueueOut(BaseModel):
@@ -121,7 +152,7 @@ class QueueOut(BaseModel):
     short_id: int
     name: str
     direction: str
-    enabled: bool
+    enabled: StrictBool
 
 
 class PrefixRule(Strict):
@@ -129,10 +160,19 @@ class PrefixRule(Strict):
     replace: str = Field(default="", json_schema_extra={"pattern": r"^\+?[0-9]{0,8}$"})
 
 
+def _no_bool(value: object) -> object:
+    # JSON true is no integer (lax pydantic reads it as 1), though 1.0 is one.
+    if isinstance(value, bool):
+        raise ValueError("an integer is required, not a boolean")
+    return value
+
+
 class DialPlanIn(Strict):
-    plan_id: StrictInt
+    plan_id: Annotated[int, BeforeValidator(_no_bool)]
     name: str = ""
-    default_region: str
+    default_region: str = Field(
+        json_schema_extra={"enum": list[JsonValue](sorted(phonenumbers.SUPPORTED_REGIONS))}
+    )
     prefix_rules: list[PrefixRule] = []
 
 
@@ -150,24 +190,26 @@ PHONE_DOC = (
 
 
 class UserIn(Strict):
-    id: str | None = None
+    id: str | None = Field(default=None, json_schema_extra={"pattern": ID_PATTERN})
     username: str
-    password: str
+    password: str = Field(json_schema_extra={"minLength": 8, "maxLength": 200})
     display_name: str | None = None
     role: Literal["admin", "supervisor", "agent"] = "agent"
-    enabled: bool = True
+    enabled: StrictBool = True
     default_caller_id: str | None = None
     queue_ids: list[str] = []
     phone: str | None = Field(default=None, max_length=255, description=PHONE_DOC)
 
 
 class UserPatch(Strict):
-    password: str | None = None
+    password: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra={"minLength": 8, "maxLength": 200}
+    )
     display_name: str | None = None
-    role: Literal["admin", "supervisor", "agent"] | None = None
-    enabled: bool | None = None
+    role: Literal["admin", "supervisor", "agent"] | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
     default_caller_id: str | None = None
-    queue_ids: list[str] | None = None
+    queue_ids: list[str] | SkipJsonSchema[None] = None
     phone: str | None = Field(default=None, max_length=255, description=PHONE_DOC)
 
 
@@ -176,7 +218,7 @@ class UserOut(BaseModel):
     username: str
     display_name: str
     role: str
-    enabled: bool
+    enabled: StrictBool
     default_caller_id: str | None
     queue_ids: list[str]
     phone: str | None = None
