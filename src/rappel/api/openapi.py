@@ -166,7 +166,8 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 
 def _error_statuses(route: APIRoute, operation: Json) -> set[int]:
-    statuses: set[int] = set()
+    # Every operation reads the database, which may be unavailable.
+    statuses: set[int] = {503}
     secured = "security" in operation
     if secured:
         statuses |= {401, 403, 429}
@@ -182,6 +183,8 @@ def _error_statuses(route: APIRoute, operation: Json) -> set[int]:
         statuses.add(404)
     if set(route.methods or ()) & {"POST", "PUT", "PATCH", "DELETE"}:
         statuses.add(409)
+    if set(route.methods or ()) & {"POST", "PUT", "PATCH"}:
+        statuses.add(413)  # a body over RAPPEL_MAX_BODY_BYTES (api.body_limit)
     for status in route.responses:
         if isinstance(status, int) and status >= 400:
             statuses.add(status)

@@ -41,7 +41,8 @@ def login(
     return _me(who)
 
 
-@router.post("/logout", status_code=204)
+# 403: a state change made with the session cookie from a foreign origin.
+@router.post("/logout", status_code=204, responses=answers(403))
 def logout(request: Request, c: Container = Depends(container)) -> Response:
     """End the session."""
     cookie = request.cookies.get(SESSION_COOKIE)
