@@ -84,7 +84,7 @@ def test_malformed_or_oversized_bytes_raise_sip_parse_error(data: bytes) -> None
         parse_message(data)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_raise_nothing_but_sip_parse_error(data: bytes) -> None:
     try:
@@ -100,7 +100,7 @@ def _mutations() -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutations())
 def test_mutated_messages_raise_nothing_but_sip_parse_error(data: bytes) -> None:
     try:
@@ -155,7 +155,7 @@ def test_sdp_answer_needs_an_audio_stream_with_an_address() -> None:
             parse_sdp_answer(bad)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_arbitrary_sdp_raises_nothing_but_sip_parse_error(data: bytes) -> None:
     try:
@@ -175,7 +175,7 @@ _EVENTS = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(_EVENTS, st.booleans(), st.booleans())
 def test_any_event_sequence_is_handled_by_both_transactions(
     events: list[tuple[str, object]], invite: bool, reliable: bool
