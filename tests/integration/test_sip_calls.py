@@ -21,6 +21,7 @@ from rappel.telephony.sip.useragent import (
     Failed,
     OutgoingCall,
     Provisional,
+    SipCallError,
     SipConfig,
     UserAgent,
 )
@@ -197,3 +198,27 @@ def test_cancel_without_a_487_gives_the_invite_up_after_64_t1(tmp_path: Path) ->
     with sipp_uas("uas_cancel_ignored.xml", tmp_path) as peer:
         signals = dial(peer, t1_s=0.05)(hangup_on=Provisional)
     assert signals == [Provisional(180, "Ringing", None), Failed(487, "Request Terminated")]
+
+
+def test_reinvite_returns_the_far_ends_answer_and_raises_on_refusal(tmp_path: Path) -> None:
+    keys = {"session_expires": "90"}
+    for status, expected in (("200", "answer"), ("488", "refused")):
+        (tmp_path / status).mkdir()
+        with sipp_uas(
+            "uas_refresh.xml", tmp_path / status, keys=keys, fill={"refresh_status": status}
+        ) as peer:
+
+            async def body(ua: UserAgent, peer: Sipp = peer) -> str:
+                call = ua.call(peer.uri(), from_user="rappel", sdp_offer=OFFER)
+                [s async for s in _until_answered(call)]
+                try:
+                    answer = await call.reinvite(OFFER.replace(b"40000", b"40002"))
+                    outcome = "answer" if b"m=audio" in answer else "no sdp"
+                except SipCallError as exc:
+                    outcome = "refused" if exc.status == 488 else str(exc)
+                await call.hangup()
+                return outcome
+
+            assert with_ua(body) == expected
+            assert peer.finished() == 0, peer.log()
+            assert "m=audio 40002 RTP/AVP 0" in peer.log()

@@ -7,9 +7,15 @@ import socket
 
 import pytest
 
-from rappel.telephony.sip.messages import SipParseError, SipResponse, parse_message
+from rappel.telephony.sip.messages import (
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    make_response,
+    parse_message,
+)
 from rappel.telephony.sip.transport import StreamFramer
-from rappel.telephony.sip.useragent import SipConfig, UserAgent
+from rappel.telephony.sip.useragent import Answered, SipConfig, UserAgent
 from tests.support.sipp import free_port
 
 
@@ -112,3 +118,51 @@ def test_stream_framer_cuts_by_content_length_and_enforces_bounds() -> None:
         StreamFramer().feed(b"X" * 20_000)
     with pytest.raises(SipParseError):
         StreamFramer().feed(b"A sip:a SIP/2.0\r\nContent-Length: 999999\r\n\r\n")
+
+
+def answer_to(invite: bytes, port: int) -> bytes:
+    request = parse_message(invite)
+    assert isinstance(request, SipRequest)
+    sdp = b"v=0\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7 RTP/AVP 0\r\n"
+    response = make_response(
+        request,
+        200,
+        "OK",
+        to_tag="far",
+        headers=(("Contact", f"<sip:bob@127.0.0.1:{port}>"), ("Content-Type", "application/sdp")),
+        body=sdp,
+    )
+    return bytes(response)
+
+
+def test_a_retransmitted_2xx_is_acked_again_with_the_same_ack() -> None:
+    async def main() -> tuple[bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        ua = UserAgent(SipConfig(listen_port=0))
+        await ua.start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            far.bind(("127.0.0.1", 0))
+            far.setblocking(False)
+            port = far.getsockname()[1]
+            try:
+                call = ua.call(f"sip:bob@127.0.0.1:{port}", from_user="r", sdp_offer=b"v=0\r\n")
+                invite = await asyncio.wait_for(loop.sock_recv(far, 65535), 5)
+                ok = answer_to(invite, port)
+                await loop.sock_sendto(far, ok, ua.bound)
+                first = await asyncio.wait_for(loop.sock_recv(far, 65535), 5)
+                await loop.sock_sendto(far, ok, ua.bound)
+                second = await asyncio.wait_for(loop.sock_recv(far, 65535), 5)
+                assert isinstance(await anext(call.events()), Answered)
+                hangup = asyncio.create_task(call.hangup())
+                bye = parse_message(await asyncio.wait_for(loop.sock_recv(far, 65535), 5))
+                assert isinstance(bye, SipRequest)
+                assert bye.method == "BYE"
+                await loop.sock_sendto(far, bytes(make_response(bye, 200, "OK")), ua.bound)
+                await hangup
+                return first, second
+            finally:
+                await ua.close()
+
+    first, second = asyncio.run(main())
+    assert first.startswith(b"ACK sip:bob@127.0.0.1:")
+    assert second == first
