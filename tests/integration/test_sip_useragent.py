@@ -15,7 +15,7 @@ from rappel.telephony.sip.messages import (
     parse_message,
 )
 from rappel.telephony.sip.transport import StreamFramer
-from rappel.telephony.sip.useragent import Answered, SipConfig, UserAgent
+from rappel.telephony.sip.useragent import Answered, Ended, SipConfig, UserAgent
 from tests.support.sipp import free_port
 
 
@@ -166,3 +166,27 @@ def test_a_retransmitted_2xx_is_acked_again_with_the_same_ack() -> None:
     first, second = asyncio.run(main())
     assert first.startswith(b"ACK sip:bob@127.0.0.1:")
     assert second == first
+
+
+def test_a_far_end_that_vanishes_mid_call_ends_it_as_refresh_failed() -> None:
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        ua = UserAgent(SipConfig(listen_port=0, session_expires_s=1, min_se_s=1, t1_s=0.05))
+        await ua.start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as far:
+            far.bind(("127.0.0.1", 0))
+            far.setblocking(False)
+            port = far.getsockname()[1]
+            try:
+                call = ua.call(f"sip:bob@127.0.0.1:{port}", from_user="r", sdp_offer=b"v=0\r\n")
+                invite = await asyncio.wait_for(loop.sock_recv(far, 65535), 5)
+                await loop.sock_sendto(far, answer_to(invite, port), ua.bound)
+                return [s async for s in call.events()]  # then nothing more is answered
+            finally:
+                await ua.close()
+
+    signals = asyncio.run(main())
+    assert isinstance(signals[0], Answered)
+    assert isinstance(signals[1], Ended)
+    assert signals[1].by == "refresh_failed"
+    assert "408" in signals[1].reason

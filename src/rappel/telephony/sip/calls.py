@@ -165,6 +165,7 @@ class OutgoingCall:
         self._refresher = "uac"
         self._last_refresh = time.monotonic()
         self._refresh_task: asyncio.Task[None] | None = None
+        self._bye_task: asyncio.Task[None] | None = None
 
     # -- the driver's side -----------------------------------------------------------------
 
@@ -179,13 +180,16 @@ class OutgoingCall:
     async def hangup(self) -> None:
         """CANCEL before the answer (after a provisional, as section 9.1 says), BYE after.
 
-        Returns once the call is over; calling it again is harmless.
+        Returns once the call is over and the BYE answered (or timed out); calling it again is
+        harmless. The final signal is queued before the BYE is even sent.
         """
         if not self._hangup.is_set():
             self._hangup.set()
             if self._state == "confirmed":
-                self._ua.spawn(self._bye("local", "hung up by Rappel"))
+                self._bye_task = self._ua.spawn(self._bye("local", "hung up by Rappel"))
         await self._done.wait()
+        if self._bye_task is not None:
+            await asyncio.shield(self._bye_task)
 
     async def reinvite(self, sdp: bytes) -> bytes:
         """Offer `sdp` in the dialog and return the far end's answer; `SipCallError` on failure."""
@@ -405,11 +409,9 @@ class OutgoingCall:
     ) -> None:
         if self._state != "confirmed" or self._dialog is None:
             return
-        self._state = "ended"
-        self._stop_refresh()
-        hop = self._dialog_hop()
-        await self._ua.transact(self._dialog.new_request("BYE"), hop)
+        # Reported at once: a far end that vanished would delay it by Timer F otherwise.
         self._finish(signal or Ended(by, reason))
+        await self._ua.transact(self._dialog.new_request("BYE"), self._dialog_hop())
 
     def _stop_refresh(self) -> None:
         task = self._refresh_task

@@ -77,6 +77,8 @@ KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
      "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"}
 )  # fmt: skip
+#: How long `close` waits for BYEs and CANCELs to be answered before it stops listening.
+CLOSE_WAIT_S = 5.0
 #: How long a response we sent is kept to answer a retransmitted request (64*T1 default).
 RESPONSE_CACHE_S = 32.0
 
@@ -139,9 +141,10 @@ class UserAgent:
         self.bound = await self.transport.start(self.config.listen_host, self.config.listen_port)
 
     async def close(self) -> None:
-        """Hang up every call, then stop listening."""
-        calls = list(self._calls.values())
-        await asyncio.gather(*(call.hangup() for call in calls), return_exceptions=True)
+        """Hang up every call (waiting for the far ends at most `CLOSE_WAIT_S`), then stop."""
+        hangups = [self.spawn(call.hangup()) for call in list(self._calls.values())]
+        if hangups:
+            await asyncio.wait(hangups, timeout=CLOSE_WAIT_S)
         for running in list(self._running.values()):
             self._stop_timers(running)
         for task in list(self._tasks):
