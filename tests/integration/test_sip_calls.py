@@ -115,10 +115,12 @@ def test_far_end_that_never_answers_is_a_408_after_timer_b(tmp_path: Path) -> No
     assert peer.log().count("INVITE sip:bob@") >= 3  # Timer A retransmitted it
 
 
-def test_far_end_bye_is_answered_and_reported_as_remote(tmp_path: Path) -> None:
-    with sipp_uas("uas_remote_bye.xml", tmp_path) as peer:
-        signals = dial(peer)()
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_far_end_reinvite_options_and_bye_are_answered(tmp_path: Path, transport: str) -> None:
+    with sipp_uas("uas_remote_bye.xml", tmp_path, transport=transport) as peer:
+        signals = dial(peer, transport)()
         assert peer.finished() == 0, peer.log()
+    assert peer.log().count("m=audio 40000 RTP/AVP 0") == 2  # our offer, then our answer
     assert isinstance(signals[0], Answered)
     assert signals[1:] == [Ended("remote", "BYE from the far end")]
 
