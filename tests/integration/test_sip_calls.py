@@ -224,3 +224,12 @@ def test_reinvite_returns_the_far_ends_answer_and_raises_on_refusal(tmp_path: Pa
             assert with_ua(body) == expected
             assert peer.finished() == 0, peer.log()
             assert "m=audio 40002 RTP/AVP 0" in peer.log()
+
+
+def test_far_end_refresher_that_stays_silent_gets_a_bye(tmp_path: Path) -> None:
+    with sipp_uas("uas_refresher_silent.xml", tmp_path) as peer:
+        signals = dial(peer, session_expires_s=2, min_se_s=2)()
+        assert peer.finished() == 0, peer.log()
+    assert signals[-1] == Ended("refresh_failed", "the far end did not refresh the session")
+    assert "INVITE sip:bob" in peer.log()
+    assert peer.log().count("CSeq: 2 INVITE") == 0  # we never refreshed it ourselves
