@@ -6,6 +6,8 @@ import asyncio
 import socket
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rappel.telephony.sip.messages import (
     SipParseError,
@@ -190,3 +192,37 @@ def test_a_far_end_that_vanishes_mid_call_ends_it_as_refresh_failed() -> None:
     assert isinstance(signals[1], Ended)
     assert signals[1].by == "refresh_failed"
     assert "408" in signals[1].reason
+
+
+_SAMPLES = [
+    request("OPTIONS", 9),
+    request("BYE", 9, to_tag="t"),
+    request("INVITE", 9),
+    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\n"
+    b"To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+]
+_MUTATED = st.tuples(
+    st.sampled_from(_SAMPLES), st.integers(0, 300), st.integers(0, 30), st.binary(max_size=30)
+).map(lambda t: t[0][: t[1]] + t[3] + t[0][t[1] + t[2] :])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_MUTATED, min_size=1, max_size=15))
+def test_fuzzed_datagrams_never_break_the_user_agent(datagrams: list[bytes]) -> None:
+    async def main() -> tuple[list[object], int]:
+        errors: list[object] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        ua = UserAgent(SipConfig(listen_port=0))
+        await ua.start()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                for data in datagrams:
+                    sock.sendto(data, ua.bound)
+            status = (await exchange(ua.bound[1], request("OPTIONS", ua.bound[1]))).status_code
+            return errors, status
+        finally:
+            await ua.close()
+
+    errors, status = asyncio.run(main())
+    assert errors == []
+    assert status == 200
