@@ -233,3 +233,20 @@ def test_far_end_refresher_that_stays_silent_gets_a_bye(tmp_path: Path) -> None:
     assert signals[-1] == Ended("refresh_failed", "the far end did not refresh the session")
     assert "INVITE sip:bob" in peer.log()
     assert peer.log().count("CSeq: 2 INVITE") == 0  # we never refreshed it ourselves
+
+
+def test_refresh_refused_with_491_is_retried_once(tmp_path: Path) -> None:
+    with sipp_uas("uas_refresh_glare.xml", tmp_path, keys={"session_expires": "6"}) as peer:
+
+        async def body(ua: UserAgent) -> list[CallSignal]:
+            call = ua.call(peer.uri(), from_user="rappel", sdp_offer=OFFER)
+            signals = [s async for s in _until_answered(call)]
+            while "Refresh Answer" not in peer.log():
+                await asyncio.sleep(0.05)
+            await call.hangup()
+            return signals + [s async for s in call.events()]
+
+        signals = with_ua(body, session_expires_s=6, min_se_s=6)
+        assert peer.finished() == 0, peer.log()
+    assert signals[-1] == Ended("local", "hung up by Rappel")
+    assert "491 Request Pending" in peer.log()

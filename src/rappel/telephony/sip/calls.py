@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -381,14 +382,25 @@ class OutgoingCall:
             self._last_refresh = time.monotonic()
         return answer
 
+    async def _refresh(self) -> SipResponse | Ending | None:
+        """One session refresh; a 491 (glare) is retried once after 2.1 to 4 s (section 14.1)."""
+        for attempt in range(2):
+            async with self._lock:
+                if self._state != "confirmed":
+                    return None
+                answer = await self._reinvite(self._local_sdp)
+            if attempt or not (isinstance(answer, SipResponse) and answer.status_code == 491):
+                break
+            await asyncio.sleep(random.uniform(2.1, 4.0))
+        return answer
+
     async def _keep_session(self) -> None:
         while self._state == "confirmed":
             if self._refresher == "uac":
                 await asyncio.sleep(self._interval / 2)
-                async with self._lock:
-                    if self._state != "confirmed":
-                        return
-                    answer = await self._reinvite(self._local_sdp)
+                answer = await self._refresh()
+                if answer is None:
+                    return
                 if not (isinstance(answer, SipResponse) and 200 <= answer.status_code < 300):
                     status, reason = _outcome(answer)
                     await self._bye("refresh_failed", f"session refresh failed: {status} {reason}")
