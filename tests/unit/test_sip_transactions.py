@@ -18,6 +18,7 @@ from rappel.telephony.sip.transactions import (
     Terminated,
     Timer,
     TimerValues,
+    build_cancel,
 )
 
 BRANCH = "z9hG4bKtest1"
@@ -233,3 +234,13 @@ def test_abandon_ends_a_proceeding_invite_once() -> None:
     tx.receive(response(180))
     assert ended(tx.abandon()) == [Ending.TIMEOUT]
     assert tx.abandon() == []
+
+
+def test_cancel_copies_the_invite_branch_uri_routes_and_cseq_number() -> None:
+    cancel = build_cancel(request())
+    assert cancel.method == "CANCEL"
+    assert cancel.uri == "sip:bob@127.0.0.1:5090"
+    assert f"branch={BRANCH}" in (cancel.get_header("via") or "")
+    assert cancel.get_header("cseq") == "7 CANCEL"
+    assert cancel.get_header("route") == "<sip:proxy.test;lr>"
+    assert cancel.get_header("to") == "<sip:bob@127.0.0.1>"

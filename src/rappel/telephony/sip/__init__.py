@@ -5,5 +5,7 @@
 - `dialogs`: UAC dialogs (section 12), route sets, in-dialog requests;
 - `auth`: answers to digest challenges;
 - `transport`: asyncio UDP and TCP;
-- `useragent`: `UserAgent`, `OutgoingCall` and the call signals the driver consumes.
+- `calls`: `OutgoingCall`, one call from INVITE to BYE, with session refresh;
+- `signals`: what a call reports (`Provisional`, `Answered`, `Failed`, `Ended`);
+- `useragent`: `UserAgent` and `SipConfig`, the API the driver is written against.
 """

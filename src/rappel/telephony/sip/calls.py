@@ -1,11 +1,10 @@
 """One outgoing call: the INVITE, its answer, the dialog, session refresh, hangup.
 
 `OutgoingCall` is the driver's handle on a call and reports what happens as `CallSignal`s:
-`Provisional`, then `Answered` or `Failed`, then (after an answer) `Ended`. Failures carry a
-SIP status: the far end's final, 408 when nothing answered (Timer B), 503 when the transport
-failed, 487 when we cancelled, 488 when a 2xx carried no usable SDP (it is ACKed and BYE'd),
-the challenge's status when authentication was refused. A 401/407 is answered once with the
-configured credentials and a new CSeq; a 422 is retried once with the far end's Min-SE.
+`Provisional`, then `Answered` or `Failed`, then (after an answer) `Ended` (see `signals`).
+A 2xx without a usable SDP is ACKed, BYE'd and reported as a failure. A 401/407 is answered
+once with the configured credentials and a new CSeq; a 422 is retried once with the far
+end's Min-SE.
 
 Session timer (RFC 4028): the INVITE offers `Session-Expires` with refresher=uac. When we
 are the refresher, the session is refreshed by re-INVITE (same SDP) at half the interval;
@@ -20,10 +19,8 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from rappel.domain.errors import RappelError
 from rappel.telephony.sip.auth import credentials_for
 from rappel.telephony.sip.dialogs import Dialog
 from rappel.telephony.sip.messages import (
@@ -38,11 +35,20 @@ from rappel.telephony.sip.messages import (
     next_hop,
     parse_sdp_answer,
 )
+from rappel.telephony.sip.signals import (
+    Answered,
+    CallSignal,
+    Ended,
+    Failed,
+    Provisional,
+    SipCallError,
+)
 from rappel.telephony.sip.transactions import (
     Ending,
     InviteClientTransaction,
     NonInviteClientTransaction,
     State,
+    build_cancel,
 )
 
 if TYPE_CHECKING:
@@ -65,50 +71,6 @@ Transaction = InviteClientTransaction | NonInviteClientTransaction
 
 #: Methods we accept inside a dialog.
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE")
-
-
-@dataclass(frozen=True, slots=True)
-class Provisional:
-    """A 1xx above 100 (ringing, session progress), with early SDP when there is some."""
-
-    status: int
-    reason: str
-    sdp: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """The far end answered; `sdp` is its answer to our offer."""
-
-    sdp: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """The call never connected; `status` is a SIP status (see the module docstring)."""
-
-    status: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    """An answered call is over: hung up by the far end, by us, or for a failed refresh."""
-
-    by: Literal["remote", "local", "refresh_failed"]
-    reason: str
-
-
-CallSignal = Provisional | Answered | Failed | Ended
-
-
-class SipCallError(RappelError):
-    """An in-dialog request (re-INVITE) was refused or could not be sent."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status} {reason}")
-        self.status = status
-        self.reason = reason
 
 
 def _outcome(answer: SipResponse | Ending) -> tuple[int, str]:
@@ -291,15 +253,7 @@ class OutgoingCall:
         tx = self._invite_tx
         if self._state != "calling" or tx is None or tx.state != State.PROCEEDING:
             return
-        cancel = SipRequest(method="CANCEL", uri=tx.request.uri)
-        cancel.add_header("Via", tx.request.headers.get("via")[0])
-        cancel.set_header("Max-Forwards", "70")
-        for route in tx.request.headers.get("route"):
-            cancel.add_header("Route", route)
-        cancel.set_header("From", tx.request.get_header("from") or "")
-        cancel.set_header("To", tx.request.get_header("to") or "")
-        cancel.set_header("Call-ID", self.sip_call_id)
-        cancel.set_header("CSeq", f"{cseq_of(tx.request)[0]} CANCEL")
+        cancel = build_cancel(tx.request)
         await self._ua.transact(cancel, self._hop)
         # Section 9.1: without a final 64*T1 after the CANCEL, the INVITE is given up.
         await asyncio.sleep(64 * self._ua.timers.t1)

@@ -47,6 +47,7 @@ __all__ = [
     "Terminated",
     "Timer",
     "TimerValues",
+    "build_cancel",
     "build_non2xx_ack",
 ]
 
@@ -156,6 +157,19 @@ def build_non2xx_ack(request: SipRequest, response: SipResponse) -> SipRequest:
     ack.set_header("Call-ID", request.call_id or "")
     ack.set_header("CSeq", f"{cseq_of(request)[0]} ACK")
     return ack
+
+
+def build_cancel(invite: SipRequest) -> SipRequest:
+    """The CANCEL for a pending INVITE (section 9.1): its Via, Request-URI, routes and tags."""
+    cancel = SipRequest(method="CANCEL", uri=invite.uri)
+    cancel.add_header("Via", invite.headers.get("via")[0])
+    cancel.set_header("Max-Forwards", "70")
+    for route in invite.headers.get("route"):
+        cancel.add_header("Route", route)
+    for name in ("From", "To", "Call-ID"):
+        cancel.set_header(name, invite.get_header(name) or "")
+    cancel.set_header("CSeq", f"{cseq_of(invite)[0]} CANCEL")
+    return cancel
 
 
 class _ClientTransaction:

@@ -17,17 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rappel.telephony.sip.calls import (
-    ALLOWED_METHODS,
-    Answered,
-    CallSignal,
-    Ended,
-    Failed,
-    OutgoingCall,
-    Provisional,
-    SipCallError,
-    Transaction,
-)
+from rappel.telephony.sip.calls import ALLOWED_METHODS, OutgoingCall, Transaction
 from rappel.telephony.sip.messages import (
     Hop,
     SipParseError,
@@ -42,6 +32,14 @@ from rappel.telephony.sip.messages import (
     parse_message,
     tag_of,
     top_branch,
+)
+from rappel.telephony.sip.signals import (
+    Answered,
+    CallSignal,
+    Ended,
+    Failed,
+    Provisional,
+    SipCallError,
 )
 from rappel.telephony.sip.transactions import (
     Action,
