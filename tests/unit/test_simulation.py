@@ -137,3 +137,39 @@ def test_simulate_command_prints_json(capsys: pytest.CaptureFixture[str]) -> Non
 def test_simulate_command_refuses_bad_rates(capsys: pytest.CaptureFixture[str]) -> None:
     assert simulate_main(["--answer-rate", "0.9", "--busy-rate", "0.5"]) == 2
     assert "add up" in capsys.readouterr().err
+
+
+def test_vicidial_pacing_plays_the_same_day_with_the_dial_level() -> None:
+    params = SimulationParams(
+        agents=20, customers=20_000, abandon_rate_pct=3.0, hours=1, pacing="vicidial-hard-limit"
+    )
+    report = run_simulation(params)
+    assert report.run.mode == "ADAPT_HARD_LIMIT"
+    assert report.run.dials > report.baseline.dials  # the level rose above one
+    assert report.baseline.mode == "PROGRESSIVE"
+
+
+def test_agent_waves_count_only_logged_in_hours() -> None:
+    params = SimulationParams(agents=10, customers=20_000, hours=2, scenario="agent-waves")
+    report = run_simulation(params)
+    assert report.run.agent_hours == pytest.approx(3 * 2 + 3 * 1.5 + 2 * 1)
+
+
+def test_callbacks_take_agents_and_amd_false_positives_count_as_abandons() -> None:
+    params = SimulationParams(
+        agents=10, customers=20_000, hours=6, scenario="callback-burst",
+        amd_false_positive_pct=5.0, mode=DialingMode.PROGRESSIVE,
+    )  # fmt: skip
+    run = run_simulation(params).run
+    assert run.callbacks > 10
+    assert run.amd_false_positives > 0
+    assert run.abandoned == run.amd_false_positives  # PROGRESSIVE drops no call itself
+
+
+def test_simulate_command_takes_pacing_and_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--agents", "5", "--customers", "500", "--hours", "0.5", "--json",
+            "--pacing", "vicidial-tapered", "--scenario", "full-day"]  # fmt: skip
+    assert simulate_main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run"]["mode"] == "ADAPT_TAPERED"
+    assert out["params"]["scenario"] == "full-day"

@@ -8,6 +8,8 @@ import sys
 
 from rappel.domain.errors import ValidationFailed
 from rappel.engine.pacing import DialingMode
+from rappel.engine.scenarios import NAMES
+from rappel.engine.sim_pacers import PACINGS
 from rappel.engine.simulation import DayFigures, SimulationParams, SimulationReport, run_simulation
 from rappel.telephony.sim import Distribution, DistributionKind
 
@@ -34,7 +36,8 @@ def format_report(report: SimulationReport) -> str:
         f"{p.agents} agents, {p.customers} customers, {p.hours:g} h, seed {p.seed}; "
         f"answer {p.answer_rate:.0%}, busy {p.busy_rate:.0%}, machine {p.machine_rate:.0%}, "
         f"no answer {p.no_answer_rate:.0%}; ring {p.ring.mean:g} s, talk {p.talk.mean:g} s, "
-        f"wrap {p.wrap.mean:g} s; abandonRate {p.abandon_rate_pct:g} %",
+        f"wrap {p.wrap.mean:g} s; abandonRate {p.abandon_rate_pct:g} %; "
+        f"pacing {p.pacing}, scenario {p.scenario}",
         "",
         f"{'':28}{report.run.mode:>14}{report.baseline.mode + ' (baseline)':>26}",
     ]
@@ -76,6 +79,10 @@ def simulate_main(argv: list[str]) -> int:
             retry_delay_s=args.retry_delay_s,
             hours=args.hours,
             seed=args.seed,
+            pacing=args.pacing,
+            scenario=args.scenario,
+            start_hour=args.start_hour,
+            amd_false_positive_pct=args.amd_false_positive,
         )
     except ValidationFailed as exc:
         print(f"rappel simulate: {exc.field}: {exc.message}", file=sys.stderr)  # noqa: T201
@@ -111,5 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--retry-delay-s", type=float, default=1800.0)
     add("--hours", type=float, default=10.0, help="length of the day")
     add("--seed", type=int, default=1)
+    add("--pacing", choices=PACINGS, default=PACINGS[0],
+        help="rappel (the --mode) or one of VICIdial's adaptive methods")  # fmt: skip
+    add("--scenario", choices=NAMES, default=NAMES[0], help="kind of day")
+    add("--start-hour", type=float, default=10.0, help="hour of day the day starts")
+    add("--amd-false-positive", type=float, default=0.0,
+        help="live answers taken for machines, in percent (counted as abandons)")  # fmt: skip
     add("--json", action="store_true", help="print the report as JSON")
     return parser

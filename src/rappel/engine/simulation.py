@@ -11,23 +11,21 @@ never abandons and keeps agents in talk talk / (talk + wrap) of the time).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import random
 from bisect import bisect_left
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from rappel.clock import VirtualClock
 from rappel.domain.errors import ValidationFailed
-from rappel.engine.pacing import (
-    AbandonController,
-    BusyAgent,
-    DialingMode,
-    LiveEstimates,
-    PacingInput,
-    decide,
-)
+from rappel.engine.pacing import BusyAgent, DialingMode
+from rappel.engine.scenarios import Scenario
+from rappel.engine.sim_pacers import PACINGS, RAPPEL, Pacer, Snapshot, make_pacer
+from rappel.engine.vicidial import AdaptSettings
 from rappel.telephony.port import CallEvent, CallEventKind
 from rappel.telephony.sim import Distribution, DistributionKind, SimRates, SimTelephony
 
@@ -65,6 +63,20 @@ class SimulationParams:
     connect_limit_s: float = 2.0
     #: How often the dialer decides.
     pacing_interval_s: float = 1.0
+    #: "rappel" (the `mode` above) or a VICIdial method (`sim_pacers.PACINGS`).
+    pacing: str = RAPPEL
+    #: The kind of day (`scenarios.NAMES`).
+    scenario: str = "stationary"
+    #: Hour of day the day starts (hourly curves, VICIdial's taper).
+    start_hour: float = 10.0
+    #: Live answers the answering-machine detector takes for machines, in percent:
+    #: hung up on, they count as abandons.
+    amd_false_positive_pct: float = 0.0
+    #: VICIdial's adaptive settings (method and drop limit come from `pacing`
+    #: and `abandon_rate_pct`).
+    adapt: AdaptSettings = field(default_factory=AdaptSettings)
+    #: Share of web callbacks the customer answers.
+    callback_answer_rate: float = 0.7
 
     def __post_init__(self) -> None:
         if self.agents < 1:
@@ -81,6 +93,17 @@ class SimulationParams:
         total = self.answer_rate + self.busy_rate + self.machine_rate + self.failed_rate
         if total > 1.0 + 1e-9:
             raise ValidationFailed("answer_rate", f"outcome rates add up to {total:.3f} > 1")
+        if self.pacing not in PACINGS:
+            raise ValidationFailed("pacing", f"unknown pacing; one of {', '.join(PACINGS)}")
+        Scenario(self.scenario, self.start_hour)
+        if not 0.0 <= self.amd_false_positive_pct <= 100.0:
+            raise ValidationFailed("amd_false_positive_pct", "must be 0..100 %")
+        if not 0.0 <= self.callback_answer_rate <= 1.0:
+            raise ValidationFailed("callback_answer_rate", "must be 0..1")
+
+    @property
+    def day(self) -> Scenario:
+        return Scenario(self.scenario, self.start_hour)
 
     @property
     def no_answer_rate(self) -> float:
@@ -112,8 +135,15 @@ class DayFigures:
     cleared_after_h: float | None
     #: When not cleared: hours at the day's pace to get through the whole list.
     projected_clear_h: float | None
-    #: `increasePredictiveRatio` as tuned at the end of the day.
+    #: `increasePredictiveRatio` as tuned at the end of the day (VICIdial: dial level - 1).
     increase_predictive_ratio_pct: float
+    #: Hours agents were logged in.
+    agent_hours: float = 0.0
+    #: Abandons that were AMD false positives (included in `abandoned`).
+    amd_false_positives: int = 0
+    #: Web callbacks that came in, and their mean wait for an agent (seconds).
+    callbacks: int = 0
+    callback_wait_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +169,7 @@ class SimulationReport:
     def to_dict(self) -> dict[str, Any]:
         params = asdict(self.params)
         params["mode"] = self.params.mode.value
+        params["adapt"]["method"] = self.params.adapt.method.value
         for name in ("ring", "talk", "wrap"):
             params[name]["kind"] = getattr(self.params, name).kind.value
         return {
@@ -152,17 +183,18 @@ class SimulationReport:
 
 
 def run_simulation(params: SimulationParams) -> SimulationReport:
-    """Play the day in `params.mode`, and PROGRESSIVE as a baseline."""
+    """Play the day with `params.pacing`, and PROGRESSIVE as a baseline."""
     return asyncio.run(simulate(params))
 
 
 async def simulate(params: SimulationParams) -> SimulationReport:
     """`run_simulation` for callers already inside an event loop."""
     run = await CampaignDay(params).play()
-    if params.mode is DialingMode.PROGRESSIVE:
+    if params.mode is DialingMode.PROGRESSIVE and params.pacing == RAPPEL:
         baseline = run
     else:
-        baseline = await CampaignDay(replace(params, mode=DialingMode.PROGRESSIVE)).play()
+        progressive = replace(params, mode=DialingMode.PROGRESSIVE, pacing=RAPPEL)
+        baseline = await CampaignDay(progressive).play()
     return SimulationReport(params, run, baseline, clairvoyant_bound(params))
 
 
@@ -188,10 +220,10 @@ def clairvoyant_bound(params: SimulationParams) -> float:
 
 
 class _Agent:
-    __slots__ = ("busy", "since", "talking")
+    __slots__ = ("busy", "leaving", "on", "since", "talking")
 
     def __init__(self) -> None:
-        self.busy = self.talking = False
+        self.busy = self.talking = self.on = self.leaving = False
         self.since = 0.0
 
 
@@ -200,17 +232,36 @@ class CampaignDay:
 
     def __init__(self, params: SimulationParams) -> None:
         p = self.params = params
+        self.day = p.day
+        self.end = p.hours * 3600.0
         self.clock = VirtualClock()
         self.origin = self.clock.now()
-        rates = SimRates(
+        self.rates = SimRates(
             p.answer_rate, p.busy_rate, p.no_answer_rate, p.failed_rate, p.machine_rate
         )
-        self.telephony = SimTelephony(self.clock, p.seed, rates, p.ring, p.talk)
+        self.telephony = SimTelephony(self.clock, p.seed, self.rates, p.ring, p.talk)
         self.wrap_rng = random.Random(p.seed)
-        self.estimates = LiveEstimates()
-        self.controller = AbandonController(p.abandon_rate_pct, p.increase_predictive_ratio_pct)
+        self.callback_rng = random.Random(f"callback-calls:{p.seed}")
+        self.pacer: Pacer = make_pacer(
+            p.pacing, p.mode, p.abandon_rate_pct, p.increase_predictive_ratio_pct,
+            p.amd_false_positive_pct, p.connect_limit_s, p.adapt,
+        )  # fmt: skip
         self.agents = [_Agent() for _ in range(p.agents)]
-        self.idle = list(range(p.agents))
+        self.idle: list[int] = []
+        self.shift_events: list[tuple[float, int, bool]] = sorted(
+            (t, k, login)
+            for k, spans in enumerate(self.day.shifts(p.agents, self.end))
+            for a, b in spans
+            for t, login in ((a, True), (b, False))
+            if t < self.end
+        )
+        self.logged_s = 0.0
+        self.logins = [0.0] * p.agents
+        self.callback_arrivals = deque(self.day.callbacks(p.seed, p.agents, self.end))
+        self.callbacks_waiting: deque[float] = deque()
+        self.callback_ends: list[tuple[float, int, float]] = []
+        self.callback_count = 0
+        self.callback_wait = 0.0
         self.next_fresh = 0
         self.retries: list[tuple[float, int]] = []
         self.attempts = [0] * p.customers
@@ -220,54 +271,90 @@ class CampaignDay:
         self.wrap_ends: list[tuple[float, int]] = []
         self.answer_times: list[float] = []
         self.abandon_times: list[float] = []
+        self.false_positives = 0
         self.talk_s = self.wrap_s = 0.0
         self.dials = self.handled = self.reached = 0
         self.last_handled_at = 0.0
 
     async def play(self) -> DayFigures:
-        end = self.params.hours * 3600.0
         tick = 0.0
         while True:
             t = self._next_instant(tick)
-            if t > end:
+            if t > self.end:
                 break
             self.clock.set(self.origin + timedelta(seconds=t))
+            while self.shift_events and self.shift_events[0][0] <= t:
+                _, agent_no, login = self.shift_events.pop(0)
+                self._login(agent_no, t) if login else self._logout(agent_no, t)
+            while self.callback_arrivals and self.callback_arrivals[0] <= t:
+                self.callbacks_waiting.append(self.callback_arrivals.popleft())
+                self.callback_count += 1
             for event in self.telephony.take_due():
                 await self._on_event(event, t)
+            while self.callback_ends and self.callback_ends[0][0] <= t:
+                self._end_callback(*heapq.heappop(self.callback_ends)[1:], t)
             while self.wrap_ends and self.wrap_ends[0][0] <= t:
                 self._free(heapq.heappop(self.wrap_ends)[1], t)
             while self.waiting and next(iter(self.waiting.values()))[1] <= t:
                 await self._abandon(next(iter(self.waiting)), t)
+            while self.callbacks_waiting and self.idle:
+                self._take_callback(self.idle.pop(), t)
             if t >= tick:
                 await self._pace(t)
                 tick += self.params.pacing_interval_s
-        return self._figures(end)
+        return self._figures(self.end)
 
     def _next_instant(self, tick: float) -> float:
-        t = tick
-        due = self.telephony.next_event_at()
-        if due is not None and due < t:
-            t = due
-        if self.wrap_ends and self.wrap_ends[0][0] < t:
-            t = self.wrap_ends[0][0]
+        candidates = [tick, self.telephony.next_event_at()]
+        candidates += [self.wrap_ends[0][0] if self.wrap_ends else None]
+        candidates += [self.callback_ends[0][0] if self.callback_ends else None]
+        candidates += [self.shift_events[0][0] if self.shift_events else None]
+        candidates += [self.callback_arrivals[0] if self.callback_arrivals else None]
         if self.waiting:
-            t = min(t, next(iter(self.waiting.values()))[1])
-        return t
+            candidates.append(next(iter(self.waiting.values()))[1])
+        return min(c for c in candidates if c is not None)
+
+    def _login(self, agent_no: int, t: float) -> None:
+        agent = self.agents[agent_no]
+        agent.leaving = False
+        if not agent.on:
+            agent.on = True
+            self.logins[agent_no] = t
+            if not agent.busy:
+                self._serve(agent_no, t)
+
+    def _logout(self, agent_no: int, t: float) -> None:
+        agent = self.agents[agent_no]
+        if agent.busy:
+            agent.leaving = True  # finishes the call and its wrap-up first
+            return
+        self._sign_off(agent_no, t)
+
+    def _sign_off(self, agent_no: int, t: float) -> None:
+        agent = self.agents[agent_no]
+        agent.on = agent.leaving = False
+        self.logged_s += t - self.logins[agent_no]
+        if agent_no in self.idle:
+            self.idle.remove(agent_no)
 
     async def _on_event(self, event: CallEvent, t: float) -> None:
         call_id, kind = event.call_id, event.kind
         if kind is CallEventKind.ANSWERED:
             customer, placed = self.ringing.pop(call_id)
-            self.estimates.record_dial(t - placed, answered=True)
-            self.controller.record_answered(t)
+            self.pacer.resolved(t, t - placed, answered=True)
             self.answer_times.append(t)
-            if self.idle:
+            if _draw(self.params.seed, call_id) < self.params.amd_false_positive_pct / 100.0:
+                # The detector hangs up on a person: an abandon nobody can see.
+                self.false_positives += 1
+                self.waiting[call_id] = (customer, t)
+                await self._abandon(call_id, t, counted=False)
+            elif self.idle:
                 self._connect(self.idle.pop(), call_id, customer, t)
             else:
                 self.waiting[call_id] = (customer, t + self.params.connect_limit_s)
         elif kind in _UNANSWERED:
             customer, placed = self.ringing.pop(call_id)
-            self.estimates.record_dial(t - placed, answered=False)
+            self.pacer.resolved(t, t - placed, answered=False)
             if kind in _RETRIED:
                 self._retry_or_close(customer, t)
             else:
@@ -285,30 +372,58 @@ class CampaignDay:
 
     def _end_talk(self, call_id: str, t: float) -> None:
         agent_no, customer = self.connected.pop(call_id)
-        agent = self.agents[agent_no]
-        self.talk_s += t - agent.since
-        self.estimates.record_talk(t - agent.since)
-        agent.talking, agent.since = False, t
-        wrap = self.params.wrap.sample(self.wrap_rng)
-        heapq.heappush(self.wrap_ends, (t + wrap, agent_no))
+        self._wrap(agent_no, t - self.agents[agent_no].since, t)
         self.reached += 1
         self._close(customer, t)
+
+    def _wrap(self, agent_no: int, talk: float, t: float) -> None:
+        agent = self.agents[agent_no]
+        self.talk_s += talk
+        self.pacer.handled(t - agent.since, None)
+        agent.talking, agent.since = False, t
+        wrap = self.params.wrap.sample(self.wrap_rng) * self.day.handle_factor(t, self.end)
+        heapq.heappush(self.wrap_ends, (t + wrap, agent_no))
+
+    def _take_callback(self, agent_no: int, t: float) -> None:
+        """Agent-first web callback: the agent rings the customer, then they talk."""
+        self.callback_wait += t - self.callbacks_waiting.popleft()
+        p, rng = self.params, self.callback_rng
+        agent = self.agents[agent_no]
+        agent.busy, agent.talking, agent.since = True, True, t
+        ring = p.ring.sample(rng)
+        talk = 0.0
+        if ring <= p.timeout_s and rng.random() < p.callback_answer_rate:
+            talk = p.talk.sample(rng) * self.day.handle_factor(t, self.end)
+        busy = min(ring, p.timeout_s) + talk
+        heapq.heappush(self.callback_ends, (t + busy, agent_no, talk))
+
+    def _end_callback(self, agent_no: int, talk: float, t: float) -> None:
+        self._wrap(agent_no, talk, t)
 
     def _free(self, agent_no: int, t: float) -> None:
         agent = self.agents[agent_no]
         self.wrap_s += t - agent.since
-        self.estimates.record_wrap(t - agent.since)
+        self.pacer.handled(None, t - agent.since)
         agent.busy = False
+        if agent.leaving:
+            self._sign_off(agent_no, t)
+        else:
+            self._serve(agent_no, t)
+
+    def _serve(self, agent_no: int, t: float) -> None:
+        """A free agent takes a waiting answered call, else a waiting callback."""
         if self.waiting:
             call_id = next(iter(self.waiting))
             customer, _ = self.waiting.pop(call_id)
             self._connect(agent_no, call_id, customer, t)
+        elif self.callbacks_waiting:
+            self._take_callback(agent_no, t)
         else:
             self.idle.append(agent_no)
 
-    async def _abandon(self, call_id: str, t: float) -> None:
+    async def _abandon(self, call_id: str, t: float, counted: bool = True) -> None:
         customer, _ = self.waiting.pop(call_id)
-        self.controller.record_abandoned(t)
+        self.pacer.abandoned(t, counted)
         self.abandon_times.append(t)
         await self.telephony.hangup(call_id)
         self._retry_or_close(customer, t)
@@ -328,32 +443,48 @@ class CampaignDay:
             self.retries and self.retries[0][0] <= t
         ):
             return
-        p = self.params
-        predictive = p.mode is DialingMode.PREDICTIVE
-        busy = [BusyAgent(a.talking, t - a.since) for a in self.agents if predictive and a.busy]
-        state = PacingInput(
-            mode=p.mode,
-            free_agents=len(self.idle),
-            busy_agents=busy,
-            ringing_s=[t - placed for _, placed in self.ringing.values()],
-            waiting_answered=len(self.waiting),
-            abandon_target_pct=self.controller.model_target_pct(t) if predictive else 0.0,
-            abandon_room=self.controller.room(t) if predictive else None,
-            increase_predictive_ratio_pct=self.controller.tune(t) if predictive else 0.0,
-            connect_limit_s=p.connect_limit_s,
-        )
-        decision = decide(state, self.estimates)
-        self.controller.record_decision(decision)
-        for _ in range(decision.launch):
+        launch = self.pacer.launch(self._snapshot(t))
+        for _ in range(launch):
             customer = self._next_customer(t)
             if customer is None:
                 break
-            self.attempts[customer] += 1
-            call_id = f"C{customer}-{self.attempts[customer]}"
-            number = f"+1555{customer:07d}"
-            await self.telephony.originate(call_id, number, "+15550000000", p.timeout_s, True)
-            self.ringing[call_id] = (customer, t)
-            self.dials += 1
+            await self._dial(customer, t)
+
+    def _snapshot(self, t: float) -> Snapshot:
+        on = [a for a in self.agents if a.on]
+        return Snapshot(
+            now_s=t,
+            now_hhmm=self.day.hhmm(t),
+            free=max(0, len(self.idle) - len(self.callbacks_waiting)),
+            busy=[BusyAgent(a.talking, t - a.since) for a in on if a.busy and not a.leaving],
+            incall=sum(1 for a in on if a.talking),
+            logged_in=len(on),
+            ringing_s=[t - placed for _, placed in self.ringing.values()],
+            waiting=len(self.waiting),
+            callbacks_waiting=len(self.callbacks_waiting),
+            connected=len(self.connected),
+        )
+
+    async def _dial(self, customer: int, t: float) -> None:
+        p = self.params
+        self.attempts[customer] += 1
+        call_id = f"C{customer}-{self.attempts[customer]}"
+        if self.day.name != "stationary":
+            self.telephony.set_rates(*self._rates_for(customer, t))
+        await self.telephony.originate(call_id, f"+1555{customer:07d}", "+15550000000",
+                                       p.timeout_s, True)  # fmt: skip
+        self.ringing[call_id] = (customer, t)
+        self.pacer.dialed(t)
+        self.dials += 1
+
+    def _rates_for(self, customer: int, t: float) -> tuple[SimRates, Distribution]:
+        p, r = self.params, self.rates
+        factor = self.day.answer_factor(t) * self.day.list_quality(customer, p.agents)
+        answer = min(r.answer * factor, 1.0 - r.busy - r.failed - r.machine)
+        no_answer = max(0.0, r.no_answer - (answer - r.answer))
+        rates = SimRates(answer, r.busy, no_answer, r.failed, r.machine)
+        talk = replace(p.talk, mean=p.talk.mean * self.day.handle_factor(t, self.end))
+        return rates, talk
 
     def _next_customer(self, t: float) -> int | None:
         if self.retries and self.retries[0][0] <= t:
@@ -365,18 +496,20 @@ class CampaignDay:
 
     def _figures(self, end: float) -> DayFigures:
         p = self.params
-        for agent in self.agents:
-            if agent.talking:
+        for k, agent in enumerate(self.agents):
+            if agent.talking and any(k == a for a, _ in self.connected.values()):
                 self.talk_s += end - agent.since
+            if agent.on:
+                self.logged_s += end - self.logins[k]
         for _, agent_no in self.wrap_ends:
             self.wrap_s += end - self.agents[agent_no].since
-        agent_hours = p.agents * end / 3600.0
+        agent_hours = self.logged_s / 3600.0
         answered, abandoned = len(self.answer_times), len(self.abandon_times)
         cleared = self.handled >= p.customers
         return DayFigures(
-            mode=p.mode.value,
-            talk_min_per_agent_hour=self.talk_s / 60.0 / agent_hours,
-            occupancy=(self.talk_s + self.wrap_s) / (p.agents * end),
+            mode=self.pacer.label,
+            talk_min_per_agent_hour=self.talk_s / 60.0 / agent_hours if agent_hours else 0.0,
+            occupancy=(self.talk_s + self.wrap_s) / self.logged_s if self.logged_s else 0.0,
             abandon_pct=100.0 * abandoned / answered if answered else 0.0,
             worst_hour_abandon_pct=worst_hour_pct(self.answer_times, self.abandon_times, end),
             calls_per_hour=self.dials / (end / 3600.0),
@@ -389,8 +522,18 @@ class CampaignDay:
             projected_clear_h=(
                 None if cleared or not self.handled else p.hours * p.customers / self.handled
             ),
-            increase_predictive_ratio_pct=self.controller.increase_predictive_ratio_pct,
+            increase_predictive_ratio_pct=self.pacer.ratio_pct,
+            agent_hours=agent_hours,
+            amd_false_positives=self.false_positives,
+            callbacks=self.callback_count,
+            callback_wait_s=self.callback_wait / max(1, self.callback_count),
         )
+
+
+def _draw(seed: int, call_id: str) -> float:
+    """A uniform draw fixed by (seed, call id), apart from the carrier's own draws."""
+    digest = hashlib.blake2b(f"amd\x00{seed}\x00{call_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
 
 
 def worst_hour_pct(

@@ -203,6 +203,16 @@ class SimTelephony:
         self._seq = itertools.count()
         self._wakeup: asyncio.Event | None = None
 
+    def set_rates(self, rates: SimRates, talk: Distribution | None = None) -> None:
+        """Outcome rates (and talk time) of the calls placed from now on.
+
+        What-if days change them as they go: the answer rate follows the hour
+        and the list, handle times drift.
+        """
+        self._rates = rates
+        if talk is not None:
+            self._talk = talk
+
     async def originate(
         self,
         call_id: str,
