@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rappel.api import signin
 from rappel.api.app import create_app
 from rappel.bootstrap import Container
 from rappel.clock import WallClock
@@ -70,8 +71,12 @@ def server_url(server_container: Container) -> Iterator[str]:
 
 
 @pytest.fixture
-def http(db: Database, server_url: str) -> Iterator[httpx.Client]:
-    """An HTTP client against a real server on loopback, on an empty database."""
+def http(db: Database, server_url: str, server_container: Container) -> Iterator[httpx.Client]:
+    """An HTTP client against a real server on loopback, on an empty database.
+
+    The server's sign-in throttle starts empty too: every test signs in from 127.0.0.1.
+    """
+    server_container.parts.pop(signin.GUARD, None)
     with httpx.Client(base_url=server_url, timeout=10) as client:
         client.app_db = db  # type: ignore[attr-defined]
         yield client

@@ -91,6 +91,13 @@ class Settings:
     #: Widget rate limits per visitor IP and per phone number, per hour.
     widget_ip_per_hour: int = 20
     widget_phone_per_hour: int = 3
+    #: Failed sign-ins allowed in any `signin_window_s` seconds per account (password
+    #: logins) and per client address (per credential kind); each API node counts alone.
+    signin_account_failures: int = 10
+    signin_address_failures: int = 100
+    signin_window_s: float = 900.0
+    #: Password hashes (argon2) checked at once; further logins wait their turn.
+    signin_hash_concurrency: int = 1
     #: Server-side CAPTCHA verification for the widget: "" (off) or a verify URL.
     captcha_verify_url: str = ""
     captcha_secret: str = ""
@@ -166,7 +173,18 @@ def load_settings(
         coerced["telephony"] = str(coerced["telephony"]).strip().lower()
     if "sqlite_synchronous" in coerced:
         coerced["sqlite_synchronous"] = _synchronous(coerced["sqlite_synchronous"])
+    for name in _AT_LEAST_ONE:
+        if name in coerced and not coerced[name] >= 1:
+            raise ConfigError(f"{_PREFIX}{name.upper()}: must be at least 1, not {values[name]!r}")
     return Settings(**coerced)
+
+
+_AT_LEAST_ONE = (
+    "signin_account_failures",
+    "signin_address_failures",
+    "signin_window_s",
+    "signin_hash_concurrency",
+)
 
 
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
+from rappel.api.same_origin import check_same_origin
+from rappel.api.signin import token_attempt
 from rappel.bootstrap import Container
 from rappel.domain.errors import PermissionDenied, Unauthenticated
 from rappel.domain.tenancy import Role, TokenKind
@@ -52,13 +54,19 @@ def principal(request: Request, c: Container = Depends(container)) -> Principal:
 
 
 def identify(request: Request, c: Container) -> Principal:
-    """A tenant token or a logged-in user's session cookie (reads the database)."""
+    """A tenant token or a logged-in user's session cookie (reads the database).
+
+    A throttled client address is refused before its token is looked at; a state
+    change by cookie must come from Rappel's own origin (`same_origin`).
+    """
     token = credential_from_header(request.headers.get("authorization"))
     if token is not None:
-        return authenticate_token(c.db, token, TokenKind.API, c.tenancy)
+        with token_attempt(request, c):
+            return authenticate_token(c.db, token, TokenKind.API, c.tenancy)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        return sessions.authenticate_session(c.db, c.clock, cookie)
+        check_same_origin(request, c.settings.public_url)
+        return sessions.authenticate_session(c.db, c.clock, sessions.cookie_key(c.secret), cookie)
     raise Unauthenticated("authentication required: a tenant token or a session")
 
 

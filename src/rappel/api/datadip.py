@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse
 from rappel.api.auth import app_container
 from rappel.api.errors import ErrorRenderers, answers, problem_renderer
 from rappel.api.native import datadip_config
+from rappel.api.signin import token_attempt
 from rappel.bootstrap import Container
 from rappel.domain.crm_dip import DipStage
 from rappel.domain.datadip import MAX_REQUEST_BYTES
@@ -60,8 +61,9 @@ async def _answer(request: Request) -> JSONResponse:
     scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send Authorization: Bearer <data-dip token>")
-    body = await _body(request)
-    result = await run_in_threadpool(_dip, c, token.strip(), body)
+    with token_attempt(request, c):
+        body = await _body(request)
+        result = await run_in_threadpool(_dip, c, token.strip(), body)
     return JSONResponse(result)
 
 

@@ -140,7 +140,10 @@ def install_error_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     async def on_rappel_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RappelError)
         status = status_for(exc)
-        return renderers.for_path(request.url.path)(request, status, exc.message, exc)
+        response = renderers.for_path(request.url.path)(request, status, exc.message, exc)
+        if isinstance(exc, RateLimited) and exc.retry_after_s > 0:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Connection
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from rappel.api import signin
 from rappel.api.errors import ErrorRenderers
 from rappel.bootstrap import Container
 from rappel.domain.codes import CallbackFlow
@@ -28,6 +29,7 @@ from rappel.domain.userdata import parse_pairs, split_system_data
 from rappel.integrations.ssrf import OutboundAllowlist
 from rappel.services import callbacks as svc
 from rappel.services.secrets import token_hash
+from rappel.services.signin_guard import Credential, SignInThrottled
 from rappel.store.group_commit import GroupCommitter, run_write
 from rappel.store.tenancy_cache import TenancyReader
 
@@ -43,6 +45,7 @@ MAX_SECONDS = 30 * 24 * 3600
 log = logging.getLogger("rappel.api.webcallback")
 router = APIRouter(tags=["8x8 web callback"])
 
+INVALID_TOKEN = 3
 P = svc.IntakeProblem
 PROBLEM_CODES: dict[svc.IntakeProblem, int] = {
     P.TENANT_DISABLED: 1,
@@ -139,11 +142,21 @@ async def webcallback(request: Request) -> Response:
         # No text column stores a NUL; refuse it here rather than fail in the database.
         code = _NUL_CODES.get(nul, 19)
         return _body(Failure(code, f"parameter {nul!r} contains a NUL character"), 400)
+    address = signin.client_address(request)
+    try:
+        # Before the token is looked at: a guessing client learns nothing more.
+        signin.guard(c).check(Credential.TOKEN, address)
+    except SignInThrottled as exc:
+        throttled = _body(Failure(15, exc.message, 429))
+        throttled.headers["Retry-After"] = str(exc.retry_after_s)
+        return throttled
     try:
         intake = await run_write(c.db, c.parts.get(COMMITTER), _job(c, params, allow, verified))
     except BackRefused as exc:
         return _body(Failure(19, str(exc)), http_status=400)
     except Failure as failure:
+        if failure.code == INVALID_TOKEN:
+            signin.guard(c).failed(Credential.TOKEN, address)
         return _answer(failure, verified.url)
     except RateLimited as exc:
         return _answer(Failure(15, exc.message, 429), verified.url)
@@ -211,7 +224,7 @@ def _authenticate(conn: Connection, tenancy: TenancyReader, params: dict[str, st
         or row["tenant_id"] != tenant.id
         or row["kind"] != TokenKind.API.value
     ):
-        raise Failure(3, "invalid tenant or authentication token")
+        raise Failure(INVALID_TOKEN, "invalid tenant or authentication token")
     return tenant
 
 

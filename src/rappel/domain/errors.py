@@ -44,4 +44,8 @@ class ServiceUnavailable(RappelError):
 
 
 class RateLimited(RappelError):
-    """Too many requests for this caller, number or tenant."""
+    """Too many requests for this caller, number or tenant; `retry_after_s` when known."""
+
+    def __init__(self, message: str, retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -8,53 +8,13 @@ still hold across nodes.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
 
 from rappel.clock import Clock
-
-
-class SlidingWindowLimiter:
-    """At most `limit` hits per key in any `window_s` seconds (timestamps kept per key)."""
-
-    def __init__(self, limit: int, window_s: float, clock: Clock) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> bool:
-        """Count one hit for `key`; False (and nothing counted) when the limit is reached."""
-        now = self._clock.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:
-                self._forget_idle(now)
-            return True
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until `key` may hit again (0 when it may now)."""
-        now = self._clock.monotonic()
-        with self._lock:
-            hits = self._hits.get(key)
-            if not hits or len(hits) < self.limit:
-                return 0
-            return max(1, int(hits[0] + self.window_s - now) + 1)
-
-    def _forget_idle(self, now: float) -> None:
-        # Keeps memory bounded under a flood of distinct keys.
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s]:
-            del self._hits[key]
+from rappel.services.rate_limits import SlidingWindowLimiter
 
 
 class CaptchaVerifier(Protocol):

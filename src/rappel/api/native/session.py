@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from rappel.api import signin
 from rappel.api.auth import SESSION_COOKIE, anyone, container
 from rappel.api.errors import answers
 from rappel.api.native.schemas import LoginIn, Me
+from rappel.api.same_origin import check_same_origin
 from rappel.bootstrap import Container
 from rappel.services import sessions
 from rappel.services.sessions import SESSION_TTL
@@ -24,12 +26,14 @@ def _me(who: Principal) -> Me:
     )
 
 
-@router.post("/login", response_model=Me, responses=answers(401, 429))
-def login(
+@router.post("/login", response_model=Me, responses=answers(401, 403, 429))
+async def login(
     body: LoginIn, request: Request, response: Response, c: Container = Depends(container)
 ) -> Me:
-    """Log a user in; sets an HttpOnly session cookie."""
-    cookie, who = sessions.login(c.db, c.clock, body.tenant, body.username, body.password)
+    """Log a user in; sets an HttpOnly session cookie. Failed logins are throttled (429)."""
+    check_same_origin(request, c.settings.public_url)
+    credentials = (body.tenant, body.username, body.password)
+    cookie, who = await signin.hashing(c).login(c, request, credentials)
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -47,7 +51,8 @@ def logout(request: Request, c: Container = Depends(container)) -> Response:
     """End the session."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        sessions.logout(c.db, cookie)
+        check_same_origin(request, c.settings.public_url)
+        sessions.logout(c.db, sessions.cookie_key(c.secret), cookie)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response

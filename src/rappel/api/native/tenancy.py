@@ -16,6 +16,7 @@ from rappel.api.native.schemas import (
     TokenIssued,
     TokenOut,
 )
+from rappel.api.signin import token_attempt
 from rappel.bootstrap import Container
 from rappel.domain.errors import Unauthenticated
 from rappel.domain.tenancy import Tenant, TokenKind
@@ -34,16 +35,15 @@ def _out(tenant: Tenant) -> TenantOut:
 def operator(request: Request, c: Container = Depends(container)) -> None:
     token = credential_from_header(request.headers.get("authorization"))
     expected = c.settings.operator_token
-    # compare_digest refuses str with non-ASCII characters (a raw UTF-8 header arrives as
-    # Latin-1 text), so both sides are compared as bytes: such a token is simply wrong.
-    if (
-        not expected
-        or not token
-        or not hmac.compare_digest(
-            token.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-        )
-    ):
+    if not expected or not token:
         raise Unauthenticated("the operator token is required (RAPPEL_OPERATOR_TOKEN)")
+    with token_attempt(request, c):
+        # compare_digest refuses str with non-ASCII characters (a raw UTF-8 header arrives as
+        # Latin-1 text), so both sides are compared as bytes: such a token is simply wrong.
+        if not hmac.compare_digest(
+            token.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+        ):
+            raise Unauthenticated("the operator token is required (RAPPEL_OPERATOR_TOKEN)")
 
 
 @router.get("/tenant", response_model=TenantOut)
