@@ -24,7 +24,7 @@ from rappel.api.app import create_app
 from rappel.bootstrap import Container
 from rappel.clock import WallClock
 from rappel.services import tenancy
-from rappel.services.demo import provision_demo
+from rappel.services.demo import API_TOKEN, provision_demo
 from rappel.store.db import Database
 from tests.conftest import make_settings
 from tests.support.databases import migrated
@@ -171,6 +171,48 @@ def test_rate_limit_per_number_stops_the_third_request(site: Site, page: Page) -
         if attempt < 2:
             expect(page.get_by_role("heading", name=re.compile("Thank you"))).to_be_visible()
     expect(page.locator(".rappel-widget .error").last).to_contain_text("too many callbacks")
+
+
+def test_a_page_on_a_sibling_origin_cannot_act_with_the_agents_session(
+    site: Site, page: Page
+) -> None:
+    with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
+        check_sibling_origin(site, page, api)
+
+
+def check_sibling_origin(site: Site, page: Page, api: httpx.Client) -> None:
+    users = api.get("/v1/users").json()
+    agent3 = next(u["id"] for u in users if u["username"] == "agent3")
+
+    def state() -> str:
+        agents = api.get("/v1/agents/states").json()
+        return str(next(a["state"] for a in agents if a["agent_id"] == agent3))
+
+    sign_in(page, site.url + "/agent", "agent3", "agent3-demo")
+    assert state() == "LOGGED_OUT"
+    with LoopbackServer() as sibling:  # 127.0.0.1 on another port: same site, other origin
+        html = (
+            "<!doctype html><title>Sibling</title>"
+            f'<script>fetch("{site.url}/v1/auth/logout", '
+            '{method: "POST", mode: "no-cors", credentials: "include"})'
+            ".finally(() => document.forms[0].submit())</script>"
+            f'<form method="post" action="{site.url}/v1/agent/login"></form>'
+        )
+        sibling.reply("/", Reply(200, html.encode(), {"content-type": "text/html"}))
+        page.goto(sibling.url("/"))
+        page.wait_for_url(site.url + "/v1/agent/login")
+        # 403, not 401: SameSite=Strict let the cookie through, the origin check refused it.
+        expect(page.locator("body")).to_contain_text("cannot use the session cookie")
+    assert state() == "LOGGED_OUT"
+    page.goto(site.url + "/agent")
+    own = page.evaluate(
+        """async () => [
+            (await fetch('/v1/auth/me')).status,
+            (await fetch('/v1/agent/login', {method: 'POST'})).status,
+            (await fetch('/v1/agent/logout', {method: 'POST'})).status,
+        ]"""
+    )
+    assert own == [200, 200, 200]  # the session survived, and its own pages may use it
 
 
 # -- pages ---------------------------------------------------------------------------
