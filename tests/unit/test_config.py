@@ -38,6 +38,9 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"RAPPEL_RUN_ENGINE": "maybe"}, "RAPPEL_RUN_ENGINE"),
         ({"RAPPEL_SIM_TALK_S": "long"}, "RAPPEL_SIM_TALK_S"),
         ({"RAPPEL_SQLITE_SYNCHRONOUS": "OFF"}, "RAPPEL_SQLITE_SYNCHRONOUS"),
+        ({"RAPPEL_SIGNIN_ACCOUNT_FAILURES": "0"}, "RAPPEL_SIGNIN_ACCOUNT_FAILURES"),
+        ({"RAPPEL_SIGNIN_HASH_CONCURRENCY": "-1"}, "RAPPEL_SIGNIN_HASH_CONCURRENCY"),
+        ({"RAPPEL_SIGNIN_WINDOW_S": "0.5"}, "RAPPEL_SIGNIN_WINDOW_S"),
     ],
 )
 def test_unusable_values_are_refused_with_the_variable_named(
