@@ -17,7 +17,7 @@ from rappel.telephony.sip.messages import (
     parse_message,
 )
 from rappel.telephony.sip.transport import StreamFramer
-from rappel.telephony.sip.useragent import Answered, Ended, SipConfig, UserAgent
+from rappel.telephony.sip.useragent import Answered, Ended, Failed, SipConfig, UserAgent
 from tests.support.sipp import free_port
 
 
@@ -226,3 +226,19 @@ def test_fuzzed_datagrams_never_break_the_user_agent(datagrams: list[bytes]) -> 
     errors, status = asyncio.run(main())
     assert errors == []
     assert status == 200
+
+
+def test_a_call_over_tcp_to_a_closed_port_fails_with_503() -> None:
+    async def main() -> list[object]:
+        ua = UserAgent(SipConfig(listen_port=0))
+        await ua.start()
+        try:
+            target = f"sip:bob@127.0.0.1:{free_port()};transport=tcp"
+            call = ua.call(target, from_user="r", sdp_offer=b"v=0\r\n")
+            return [s async for s in call.events()]
+        finally:
+            await ua.close()
+
+    (signal,) = asyncio.run(main())
+    assert isinstance(signal, Failed)
+    assert signal.status == 503
