@@ -154,6 +154,7 @@ class CampaignDialer:
         self.db, self.clock, self.calls, self.owner = db, clock, calls, owner
         self.options = options or DialerOptions()
         self.lease = timedelta(seconds=self.options.lease_s)
+        self.lease_s = self.options.lease_s
         self._paces: dict[Key, _Pace] = {}
         self._running: set[Key] = set()
         self._next_round = clock.monotonic()

@@ -7,9 +7,10 @@
   milliseconds without a 1 s poll.
 * **Claiming.** Each round asks every source for up to as many items as there
   are free slots (`concurrency`), and runs each item as a named task.
-* **Heartbeats.** Every `lease_s / 3` the engine renews the leases of the
-  items its tasks hold; an item whose lease was taken over has its task
-  cancelled (the new holder owns it now).
+* **Heartbeats.** Every third of the shortest lease of its sources (each
+  says its `lease_s`) the engine renews the leases of the items its tasks
+  hold; an item whose lease was taken over has its task cancelled (the new
+  holder owns it now).
 * **Stopping.** `stop()` (SIGTERM in `rappel worker`) stops claiming, lets
   running tasks finish for `grace_s`, cancels the rest and hands their items
   back (due now) so another worker takes them over at once.
@@ -56,6 +57,8 @@ class WorkSource(Protocol):
     """A kind of due work the engine claims and runs (callbacks; campaign records)."""
 
     name: str
+    #: Seconds this source's leases last; the engine renews them every third of it.
+    lease_s: float
 
     def next_due(self) -> datetime | None:
         """The earliest due time of this source's work (an index probe), or None."""
@@ -89,6 +92,7 @@ class InteractionSource:
 
     def __init__(self, ctx: flows.FlowContext, leases: Leases) -> None:
         self.ctx, self.leases = ctx, leases
+        self.lease_s = leases.lease.total_seconds()
 
     def next_due(self) -> datetime | None:
         with self.ctx.db.read() as conn:
@@ -277,9 +281,10 @@ class Engine:
             woken.cancel()
 
     async def _heartbeat(self) -> None:
-        period = max(0.05, self.settings.lease_s / 3)
         while not self._stop.is_set():
-            await self.clock.sleep(period)
+            # Every source's leases outlive two missed beats, however long they are.
+            shortest = min([self.settings.lease_s, *(s.lease_s for s in self.sources)])
+            await self.clock.sleep(max(0.05, shortest / 3))
             self.last_heartbeat = self.clock.now()
             for source in self.sources:
                 keys = [k for (name, k) in self._running if name == source.name]

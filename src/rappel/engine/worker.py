@@ -88,7 +88,13 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
 
     # OBI campaigns share the engine's telephony, agents and clock as a second work source.
     engine.add_source(
-        CampaignDialer(container.db, container.clock, engine.calls, engine.owner, DialerOptions())
+        CampaignDialer(
+            container.db,
+            container.clock,
+            engine.calls,
+            engine.owner,
+            DialerOptions(lease_s=container.settings.lease_s),
+        )
     )
     tasks = [asyncio.create_task(engine.run(), name="rappel-engine")]
     if container.settings.sim_agents > 0 and container.settings.telephony == "sim":
