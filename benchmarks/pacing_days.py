@@ -53,7 +53,8 @@ def table(results: list[tuple[Case, DayFigures, float]]) -> tuple[list[str], lis
     verdicts = []
     for scenario in NAMES:
         for agents in TEAMS:
-            best_peer = 0.0
+            best_peer, peer_label = 0.0, ""
+            peer_day: list[tuple[DayFigures, float]] = []
             for pacing in PACINGS:
                 runs = groups.get((scenario, agents, pacing), [])
                 if not runs:
@@ -71,13 +72,16 @@ def table(results: list[tuple[Case, DayFigures, float]]) -> tuple[list[str], lis
                 )
                 if pacing == "rappel":
                     ours, ours_over, ours_ratio = _mean(talks), over, _mean(ratios)
-                else:
-                    best_peer = max(best_peer, _mean(talks))
+                elif _mean(talks) > best_peer:
+                    best_peer, peer_label, peer_day = _mean(talks), label, runs
             ahead = "ahead of" if ours > best_peer else "BEHIND"
+            peer_abandon = _mean([f.abandon_pct for f, _ in peer_day])
             verdicts.append(
                 f"- {scenario}, {agents} agents: Rappel {ours:.1f} talk min/agent-h "
-                f"({ours_ratio:.1%} of the bound), {ahead} the best VICIdial method "
-                f"({best_peer:.1f}); Rappel days with a rolling hour over: {ours_over}."
+                f"({ours_ratio:.1%} of the bound), {ahead} the best VICIdial method by talk, "
+                f"{peer_label} ({best_peer:.1f}, at {peer_abandon:.1f} % of answers abandoned "
+                f"over the day); Rappel days with a rolling hour over 3 %: {ours_over} of "
+                f"{len(peer_day)}."
             )
     return rows, verdicts
 

@@ -119,3 +119,15 @@ def test_pacer_sees_drops_only_at_its_minute_refresh() -> None:
 def test_bad_settings_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValidationFailed):
         AdaptSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_rappel_pacer_sets_twice_the_amd_false_positive_share_aside() -> None:
+    from rappel.engine.pacing import DialingMode
+    from rappel.engine.sim_pacers import make_pacer
+
+    pacer = make_pacer("rappel", DialingMode.PREDICTIVE, 3.0, 0.0, 0.5, 2.0, AdaptSettings())
+    assert pacer.controller.target_pct == pytest.approx(2.0)  # type: ignore[attr-defined]
+    peer = make_pacer("vicidial-tapered", DialingMode.PREDICTIVE, 3.0, 0.0, 0.5, 2.0,
+                      AdaptSettings())  # fmt: skip
+    assert peer.label == "ADAPT_TAPERED"
+    assert peer.adapt.settings.dropped_percentage == 3.0  # type: ignore[attr-defined]

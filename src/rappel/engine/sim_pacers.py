@@ -76,8 +76,9 @@ class RappelPacer:
         self.mode = mode
         self.estimates = LiveEstimates()
         # AMD false positives count as abandons but the dialer never sees which
-        # detections they were: the expected share is set aside from the target.
-        self.controller = AbandonController(max(0.0, target_pct - fp_pct), ratio_pct)
+        # detections they were: twice the expected share is set aside from the
+        # target, as an hour's count of them is a small Poisson number.
+        self.controller = AbandonController(max(0.0, target_pct - 2.0 * fp_pct), ratio_pct)
         self.connect_limit_s = connect_limit_s
 
     @property
