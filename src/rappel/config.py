@@ -118,6 +118,39 @@ class Settings:
             )
         if self.sip_session_expires_s < 90:
             raise ConfigError(f"{_PREFIX}SIP_SESSION_EXPIRES_S must be at least 90 (RFC 4028)")
+        if self.telephony == "sip":
+            host_port(self.sip_listen, 5060, f"{_PREFIX}SIP_LISTEN")
+            host_port(self.rtpengine, 22222, f"{_PREFIX}RTPENGINE")
+            if self.sip_public_address:
+                host_port(self.sip_public_address, 5060, f"{_PREFIX}SIP_PUBLIC_ADDRESS")
+            scheme, _, rest = self.sip_trunk.partition(":")
+            if scheme.lower() not in ("sip", "sips") or not rest.strip():
+                raise ConfigError(
+                    f"{_PREFIX}SIP_TRUNK: {self.sip_trunk!r} is not a SIP URI"
+                    " (sip:trunk.example.net:5060;transport=tcp)"
+                )
+
+
+def host_port(text: str, default_port: int, name: str) -> tuple[str, int]:
+    """`127.0.0.1:5060`, `[::1]:5060` or a bare host; a clear error names the setting."""
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            port = _port(rest.removeprefix(":"), name)
+    elif text.count(":") == 1:
+        host, _, raw = text.partition(":")
+        port = _port(raw, name)
+    if not host or any(c.isspace() for c in host):
+        raise ConfigError(f"{name}: {text!r} is not host:port")
+    return host, port
+
+
+def _port(raw: str, name: str) -> int:
+    if not raw.isdigit() or not 0 <= int(raw) < 65536:
+        raise ConfigError(f"{name}: {raw!r} is not a port")
+    return int(raw)
 
 
 #: The telephony drivers Rappel has.

@@ -51,6 +51,7 @@ def create_app(container: Container, plugins: list[Plugin] | None = None) -> Fas
     # Added last, so it runs first: TextGuard reads and parses a body it lets through.
     app.add_middleware(BodyLimit, renderers=renderers, limit=container.settings.max_body_bytes)
     ops.install_metrics(app, ops.HttpMetrics(app.state.registry))
+    ops.install_trunk_metrics(app.state.registry, container)
     # Routes match in order: the surfaces (intake first) before the administration API.
     for plugin in plugins if plugins is not None else default_plugins():
         plugin(app, container, renderers)

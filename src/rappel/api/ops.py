@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import (
@@ -12,6 +13,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,10 +89,44 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", include_in_schema=False)
 def readyz(c: Container = Depends(container)) -> Response:
-    """The database answers, so requests can be served."""
+    """The database answers, so requests can be served; the SIP trunk's health when it has one.
+
+    A trunk that stopped answering OPTIONS does not make the node unready (it
+    still takes and stores callbacks), but `status` says `degraded`.
+    """
+    body: dict[str, object] = {"status": "ready", "database": c.db.dialect}
+    health = c.parts.get("trunk_health")
+    if health is not None:
+        body["telephony"] = {"driver": c.settings.telephony, **health.as_dict()}
+        if health.alive is False:
+            body["status"] = "degraded"
     if c.db.ping():
-        return JSONResponse({"status": "ready", "database": c.db.dialect})
-    return JSONResponse({"status": "unavailable", "database": c.db.dialect}, status_code=503)
+        return JSONResponse(body)
+    return JSONResponse({**body, "status": "unavailable"}, status_code=503)
+
+
+class TrunkCollector:
+    """The SIP trunk's health as Prometheus gauges, read at each scrape."""
+
+    def __init__(self, c: Container) -> None:
+        self._container = c
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        health = self._container.parts.get("trunk_health")
+        if health is None:
+            return
+        up = GaugeMetricFamily(
+            "rappel_sip_trunk_up", "1 when the trunk answered the last OPTIONS probe"
+        )
+        up.add_metric([], 1.0 if health.alive else 0.0)
+        yield up
+        calls = GaugeMetricFamily("rappel_sip_trunk_calls", "calls through the trunk now")
+        calls.add_metric([], float(health.active_calls))
+        yield calls
+
+
+def install_trunk_metrics(registry: CollectorRegistry, c: Container) -> None:
+    registry.register(TrunkCollector(c))  # type: ignore[arg-type]
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from rappel.api.errors import ErrorRenderers
 from rappel.bootstrap import Container
+from rappel.config import host_port
 from rappel.engine.runtime import Engine
 from rappel.engine.sim_agents import SimAgentBots, ensure_sim_agents
 from rappel.telephony.port import DialOutcome, Telephony, parse_sim_outcomes
@@ -43,8 +44,8 @@ def build_telephony(container: Container) -> Telephony:
         telephony: Telephony = given
         return telephony
     s = container.settings
-    if s.telephony != "sim":
-        raise ValueError(f"unknown telephony driver {s.telephony!r} (only 'sim' is built in)")
+    if s.telephony == "sip":
+        return build_sip_telephony(container)
     from rappel.engine.dialing import AGENT_LINE
 
     fixed = {**parse_sim_outcomes(s.sim_outcomes), AGENT_LINE: DialOutcome.ANSWER}
@@ -65,6 +66,43 @@ def build_telephony(container: Container) -> Telephony:
     )
 
 
+def build_sip_telephony(container: Container) -> Telephony:
+    """The `sip` driver from the settings; its trunk health is shared with /readyz."""
+    from rappel.telephony.prompts import PromptLibrary
+    from rappel.telephony.rtpengine import MediaAnchor
+    from rappel.telephony.sip.useragent import SipConfig, UserAgent
+    from rappel.telephony.sip_driver import SipTelephony
+    from rappel.telephony.trunk import TrunkHealth, TrunkLimits
+
+    s = container.settings
+    host, port = host_port(s.sip_listen, 5060, "RAPPEL_SIP_LISTEN")
+    public_host, public_port = (
+        host_port(s.sip_public_address, port, "RAPPEL_SIP_PUBLIC_ADDRESS")
+        if s.sip_public_address
+        else (None, None)
+    )
+    config = SipConfig(
+        listen_host=host,
+        listen_port=port,
+        contact_host=public_host,
+        contact_port=public_port,
+        username=s.sip_username,
+        password=s.sip_password,
+        session_expires_s=s.sip_session_expires_s,
+    )
+    health = container.parts.setdefault("trunk_health", TrunkHealth())
+    return SipTelephony(
+        container.clock,
+        UserAgent(config),
+        MediaAnchor(s.rtpengine),
+        trunk=s.sip_trunk,
+        limits=TrunkLimits(s.sip_trunk_max_calls, s.sip_trunk_cps),
+        prompts=PromptLibrary(s.prompts_dir),
+        health=health,
+        options_interval_s=s.sip_options_interval_s,
+    )
+
+
 def sim_profile(container: Container) -> SimAgentProfile:
     s = container.settings
     return SimAgentProfile(
@@ -75,11 +113,16 @@ def sim_profile(container: Container) -> SimAgentProfile:
 
 async def run_engine(container: Container, stop: asyncio.Event, **engine_options: Any) -> None:
     """Run the engine (and simulated agents) on the current loop until `stop` is set."""
+    telephony = build_telephony(container)
+    start = getattr(telephony, "start", None)
+    if start is not None:
+        # A real driver binds its ports and checks its media server before any call.
+        await start()
     engine = Engine(
         container.db,
         container.clock,
         container.settings,
-        build_telephony(container),
+        telephony,
         container=container,
         **engine_options,
     )
@@ -108,6 +151,9 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
     await stop.wait()
     engine.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
+    close = getattr(telephony, "close", None)
+    if close is not None:
+        await close()
 
 
 def run_worker(container: Container) -> int:
