@@ -126,7 +126,7 @@ class TrunkCollector:
 
 
 def install_trunk_metrics(registry: CollectorRegistry, c: Container) -> None:
-    registry.register(TrunkCollector(c))  # type: ignore[arg-type]
+    registry.register(TrunkCollector(c))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -23,8 +23,12 @@ of a campaign's queue as there are callbacks waiting in that queue
 (`DialerOptions.callbacks_first`).
 
 Agents work on a nailed-up line: the customer is connected to the agent's
-line when answered, no agent leg is dialled (which would add a ring time to
-every connection and ruin the connect limit). Every dial is recorded before
+line when answered, no agent leg is dialled per customer (which would add a
+ring time to every connection and ruin the connect limit). With the simulated
+carrier the line is assumed; on a SIP node it is a real call to the agent's
+phone (`engine.agent_connections`), made when the agent is READY on the
+campaign's queue, joined to each answered customer and parted at hang-up;
+only agents whose call is up here are given customers. Every dial is recorded before
 it is placed (`engine.dialing.begin_attempt`); every write on a claimed
 customer is guarded by the dialer's lease, renewed while the call lasts.
 """
@@ -48,6 +52,7 @@ from rappel.domain.agent import Agent, AgentState
 from rappel.domain.codes import CallResult
 from rappel.domain.errors import Conflict
 from rappel.engine import dialing, recovery
+from rappel.engine.agent_connections import AgentConnections
 from rappel.engine.dialing import Attempt, Calls, Leg
 from rappel.engine.pacing import (
     AbandonController,
@@ -150,14 +155,18 @@ class CampaignDialer:
         calls: Calls,
         owner: str,
         options: DialerOptions | None = None,
+        connections: AgentConnections | None = None,
     ) -> None:
         self.db, self.clock, self.calls, self.owner = db, clock, calls, owner
         self.options = options or DialerOptions()
+        #: Real calls to agents' phones (SIP); None when agents' lines are assumed (sim).
+        self.connections = connections
         self.lease = timedelta(seconds=self.options.lease_s)
         self.lease_s = self.options.lease_s
         self._paces: dict[Key, _Pace] = {}
         self._running: set[Key] = set()
         self._next_round = clock.monotonic()
+        self._sweeper: asyncio.Task[None] | None = None
 
     # -- the engine's work source (`runtime.WorkSource`) ---------------------------------
 
@@ -181,6 +190,8 @@ class CampaignDialer:
         for key in list(self._paces):
             if key not in self._running:
                 del self._paces[key]  # calls still in progress keep their own reference
+        if self.connections is not None and (self._sweeper is None or self._sweeper.done()):
+            self._sweeper = asyncio.create_task(self.sweep_connections(), name="agent-lines")
         jobs: list[_Job] = []
         for campaign in running:
             jobs += self._pace_campaign(campaign, limit - len(jobs))
@@ -195,6 +206,8 @@ class CampaignDialer:
         await self._work(job)
 
     def renew(self, keys: Iterable[Key]) -> set[Key]:
+        if self.connections is not None:
+            self.connections.renew()
         with self.db.begin() as conn:
             return store.renew_customers(conn, keys, self.owner, self.clock.now() + self.lease)
 
@@ -238,7 +251,7 @@ class CampaignDialer:
             waiting = 0
             if self.options.callbacks_first:
                 waiting = store.waiting_callbacks(conn, tenant_id, campaign["queue_id"], now)
-        ready = _longest_idle(lines)
+        ready = self._connected(tenant_id, _longest_idle(lines))
         free = max(0, len(ready) - waiting)
         if mode is not DialingMode.PREDICTIVE:
             wanted = min(free, limit)
@@ -265,6 +278,33 @@ class CampaignDialer:
         self._write_ratio(campaign, pace)
         wanted = min(decision.launch, limit)
         return self._launch(campaign, pace, mode, wanted, [], lines) if wanted > 0 else []
+
+    def _connected(self, tenant_id: str, ready: list[str]) -> list[str]:
+        """The READY agents whose line is up; the others are called now (SIP nodes)."""
+        if self.connections is None:
+            return ready
+        live = self.connections.live(tenant_id, ready)
+        for agent_id in ready:
+            if agent_id not in live:
+                self.connections.want(tenant_id, agent_id)
+        return [a for a in ready if a in live]
+
+    async def sweep_connections(self) -> None:
+        """Hang up the lines of agents who paused or logged out."""
+        if self.connections is None:
+            return
+        keys = self.connections.keys()
+        by_tenant: dict[str, list[str]] = {}
+        for tenant_id, agent_id in keys:
+            by_tenant.setdefault(tenant_id, []).append(agent_id)
+        states: dict[Key, AgentState | None] = {}
+        with self.db.read() as conn:
+            for tenant_id, agent_ids in by_tenant.items():
+                lines = agent_store.current_lines(conn, tenant_id, agent_ids)
+                for agent_id in agent_ids:
+                    line = lines.get(agent_id)
+                    states[(tenant_id, agent_id)] = line.change.state if line else None
+        await self.connections.sweep(states)
 
     def _write_ratio(self, campaign: dict[str, Any], pace: _Pace) -> None:
         ratio = pace.controller.increase_predictive_ratio_pct
@@ -499,10 +539,26 @@ class CampaignDialer:
             if not await self._connect(job, leg):
                 await self._abandoned(job, attempt, leg, first)
                 return
+            await self._join(job, leg)
             await self._talk_and_wrap(job, attempt, leg, first)
         finally:
             await leg.hangup()
             leg.close()
+
+    async def _join(self, job: _Job, leg: Leg) -> None:
+        """Put the customer on the agent's line (a real call on SIP nodes)."""
+        if self.connections is None or job.agent_id is None:
+            return
+        line = self.connections.call_id_of(job.tenant_id, job.agent_id)
+        if line is None:
+            log.warning("agent %s has no line up; the customer is hung up", job.agent_id)
+            await leg.hangup()
+            return
+        try:
+            await self.calls.telephony.bridge(line, leg.call_id)
+        except Exception:
+            log.exception("joining %s to agent %s failed", leg.call_id, job.agent_id)
+            await leg.hangup()
 
     def _unanswered(self, job: _Job, attempt: Attempt, event: CallEvent) -> None:
         with self.db.begin() as conn:
@@ -547,7 +603,7 @@ class CampaignDialer:
         queue = job.campaign["queue_id"]
         agent_ids = agent_store.agents_of_queue(conn, job.tenant_id, queue)
         lines = agent_store.current_lines(conn, job.tenant_id, agent_ids)
-        ordered = _longest_idle(lines)
+        ordered = self._connected(job.tenant_id, _longest_idle(lines))
         personal = job.customer["agent_id"]
         if personal in ordered:
             ordered.remove(personal)
@@ -577,6 +633,8 @@ class CampaignDialer:
             if line is None or line.change.state is not A.TALKING:
                 break
         await leg.hangup()
+        if self.connections is not None and job.agent_id is not None:
+            await self.connections.park(job.tenant_id, job.agent_id)
         job.pace.estimates.record_talk(self.clock.monotonic() - started)
         with self.db.begin() as conn:
             dialing.finish_attempt(conn, attempt, CallResult.OK, self.clock.now(), answered.at)

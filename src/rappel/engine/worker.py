@@ -129,6 +129,17 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
     container.parts[PART] = engine
     from rappel.engine.campaign_dialer import CampaignDialer, DialerOptions
 
+    connections = None
+    if container.settings.telephony == "sip":
+        from rappel.engine.agent_connections import AgentConnections
+
+        connections = AgentConnections(
+            container.db,
+            container.clock,
+            engine.calls,
+            engine.owner,
+            lease_s=container.settings.lease_s,
+        )
     # OBI campaigns share the engine's telephony, agents and clock as a second work source.
     engine.add_source(
         CampaignDialer(
@@ -137,6 +148,7 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
             engine.calls,
             engine.owner,
             DialerOptions(lease_s=container.settings.lease_s),
+            connections=connections,
         )
     )
     tasks = [asyncio.create_task(engine.run(), name="rappel-engine")]
@@ -151,6 +163,8 @@ async def run_engine(container: Container, stop: asyncio.Event, **engine_options
     await stop.wait()
     engine.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if connections is not None:
+        await connections.close()
     close = getattr(telephony, "close", None)
     if close is not None:
         await close()

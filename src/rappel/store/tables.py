@@ -443,6 +443,24 @@ attempts = Table(
     Index("ix_attempts_campaign_time", "tenant_id", "campaign_id", "placed_at"),
 )
 
+#: Agents' nailed-up phone calls (progressive, predictive and preview campaigns on a SIP
+#: node): rung once and kept up between customers. Only the worker holding the call can
+#: join customers to it, so the row says which one does, under a lease like any claim.
+agent_connections = Table(
+    "agent_connections",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("agent_id", ID, nullable=False),
+    Column("owner", String(100), nullable=False),
+    Column("call_id", String(80), nullable=False),
+    Column("since", TS, nullable=False),
+    Column("lease_until", TS, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "agent_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "agent_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+    ),
+)
+
 agent_state_log = Table(
     "agent_state_log",
     metadata,

@@ -112,6 +112,10 @@ class Telephony(Protocol):
         """Join two answered legs: `call_id_a` is the agent's, `call_id_b` the customer's."""
         ...
 
+    async def park(self, call_id: str) -> None:
+        """Part an answered leg from whatever it was joined to; it stays up, on its own."""
+        ...
+
     async def play_ivr(self, call_id: str, script: str) -> None:
         """Play an IVR script on an answered leg; PROMPT_DONE follows when it has played."""
         ...

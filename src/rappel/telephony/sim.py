@@ -238,6 +238,13 @@ class SimTelephony:
             leg.generation += 1
             self._schedule(call_id, leg, leg.talk_s, CallEventKind.HUNGUP, "remote")
 
+    async def park(self, call_id: str) -> None:
+        leg = self._up_leg(call_id)
+        peer = self._legs.get(leg.peer) if leg.peer else None
+        if peer is not None and peer.peer == call_id:
+            peer.peer = None
+        leg.peer = None
+
     async def play_ivr(self, call_id: str, script: str) -> None:
         leg = self._up_leg(call_id)
         leg.ivr.append(script)

@@ -163,6 +163,12 @@ class SipTelephony:
         if sdp is not None:
             await agent.call.reinvite(sdp)
 
+    async def park(self, call_id: str) -> None:
+        leg = self._up(call_id)
+        sdp = await self._media.unjoin(leg.call_id)
+        if sdp is not None:
+            await leg.call.reinvite(sdp)
+
     async def play_ivr(self, call_id: str, script: str) -> None:
         leg = self._up(call_id)
         path = self._prompts.path_of(script)
