@@ -33,7 +33,7 @@ from rappel.clock import Clock
 from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.telephony.port import CallEvent, CallEventKind, DuplicateCall, number_digits
 from rappel.telephony.prompts import PromptLibrary
-from rappel.telephony.rtpengine import MediaAnchor
+from rappel.telephony.media import MediaAnchor
 from rappel.telephony.sip.useragent import (
     Answered,
     Ended,
