@@ -195,7 +195,9 @@ class SipLab:
 
     def agent(self, agent_id: str, action: str, **body: Any) -> dict[str, Any]:
         with self.client() as api:
-            answer = api.post(f"/v1/agent/{action}", params={"agent_id": agent_id}, json=body or None)
+            answer = api.post(
+                f"/v1/agent/{action}", params={"agent_id": agent_id}, json=body or None
+            )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()
         return result

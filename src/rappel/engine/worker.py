@@ -68,8 +68,8 @@ def build_telephony(container: Container) -> Telephony:
 
 def build_sip_telephony(container: Container) -> Telephony:
     """The `sip` driver from the settings; its trunk health is shared with /readyz."""
-    from rappel.telephony.prompts import PromptLibrary
     from rappel.telephony.media import MediaAnchor
+    from rappel.telephony.prompts import PromptLibrary
     from rappel.telephony.sip.useragent import SipConfig, UserAgent
     from rappel.telephony.sip_driver import SipTelephony
     from rappel.telephony.trunk import TrunkHealth, TrunkLimits

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from rappel.clock import Clock
 from rappel.domain.errors import NotFound, ValidationFailed
+from rappel.telephony.media import MediaAnchor
 from rappel.telephony.port import CallEvent, CallEventKind, DuplicateCall, number_digits
 from rappel.telephony.prompts import PromptLibrary
-from rappel.telephony.media import MediaAnchor
 from rappel.telephony.sip.useragent import (
     Answered,
     Ended,
