@@ -39,7 +39,7 @@ from rappel.config import Settings
 from rappel.domain.agent import AgentState
 from rappel.domain.callback import TERMINAL
 from rappel.domain.codes import CallbackFlow, CallbackStatus, CallResult
-from rappel.domain.errors import Conflict
+from rappel.domain.errors import Conflict, RappelError
 from rappel.engine import dialing, recovery, routing, scheduler
 from rappel.engine.dialing import AGENT_LINE, Attempt, Calls, Leg
 from rappel.services import agents as agent_service
@@ -472,7 +472,16 @@ async def _talk(
     answered_at: datetime,
 ) -> None:
     """Bridge, then wait for either side (or the agent API) to end the call."""
-    await ctx.calls.telephony.bridge(agent_leg.call_id, customer.call_id)
+    try:
+        await ctx.calls.telephony.bridge(agent_leg.call_id, customer.call_id)
+    except RappelError as exc:
+        # A side hung up between its answer and the bridge.
+        log.info("bridge of %s failed: %s", customer.call_id, exc)
+        gone = customer.poll() is not None or agent_leg.poll() is None
+        _release_agent(ctx, row, agent_id, (A.DIALING,))
+        result = CallResult.REMOTE_RELEASE if gone else CallResult.TRANSFER_ERROR
+        _customer_gone(ctx, row, attempt, answered_at, result)
+        return
     now = ctx.clock.now()
     with ctx.db.begin() as conn:
         if row["callback_status"] == S.DISTRIBUTED:

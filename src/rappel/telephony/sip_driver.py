@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from rappel.clock import Clock
 from rappel.domain.errors import NotFound, ValidationFailed
 from rappel.telephony.media import MediaAnchor
-from rappel.telephony.port import CallEvent, CallEventKind, DuplicateCall, number_digits
+from rappel.telephony.port import (
+    CallEvent,
+    CallEventKind,
+    CallState,
+    DuplicateCall,
+    number_digits,
+)
 from rappel.telephony.prompts import PromptLibrary
 from rappel.telephony.sip.useragent import (
     Answered,
@@ -101,7 +107,8 @@ class SipTelephony:
         self.health.uri = trunk
         self._options_interval_s = options_interval_s
         self._legs: dict[str, _Leg] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        #: Finished call ids -> whether they were answered.
+        self._finished: OrderedDict[str, bool] = OrderedDict()
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._probe: asyncio.Task[None] | None = None
 
@@ -147,11 +154,19 @@ class SipTelephony:
         except Exception as exc:
             self._release(via_trunk)
             log.error("rtpengine refused a leg for %s: %s", call_id, exc)
-            self._finished[call_id] = None
+            self._finished[call_id] = False
             self._emit(call_id, CallEventKind.FAILED, f"media: {exc}"[:200])
             return
         from_user = number_digits(caller_id) or "anonymous"
-        call = self._ua.call(target, from_user=from_user, sdp_offer=offer)
+        try:
+            call = self._ua.call(target, from_user=from_user, sdp_offer=offer)
+        except Exception as exc:
+            # A target the SIP layer cannot reach (an unusable URI): nothing was sent.
+            self._release(via_trunk)
+            self._finished[call_id] = False
+            await self._close_media(call_id)
+            self._emit(call_id, CallEventKind.FAILED, f"target: {exc}"[:200], 400)
+            return
         leg = self._legs[call_id] = _Leg(call_id, call, via_trunk)
         leg.tasks.append(
             asyncio.create_task(self._follow(leg, timeout_s), name=f"sip-leg-{call_id}")
@@ -189,6 +204,24 @@ class SipTelephony:
             raise NotFound(f"no call {call_id}")
         if not leg.over:
             await leg.call.hangup()
+
+    async def call_state(self, call_id: str) -> CallState:
+        leg = self._legs.get(call_id)
+        if leg is not None:
+            return CallState.LIVE if leg.answered else CallState.RINGING
+        if call_id in self._finished:
+            return (
+                CallState.ENDED_ANSWERED if self._finished[call_id] else CallState.ENDED_UNANSWERED
+            )
+        # Another process's call (a worker that died): its dialog is gone with it. End the
+        # media it anchored so the call cannot go on unheard; what the customer did is unknown.
+        try:
+            if await self._media.exists(call_id):
+                log.warning("ending the media of %s, left by another worker", call_id)
+                await self._media.close_leg(call_id)
+        except Exception as exc:
+            log.warning("rtpengine could not be asked about %s: %s", call_id, exc)
+        return CallState.UNKNOWN
 
     async def events(self) -> AsyncIterator[CallEvent]:
         while True:
@@ -314,14 +347,17 @@ class SipTelephony:
 
     async def _free(self, leg: _Leg) -> None:
         self._legs.pop(leg.call_id, None)
-        self._finished[leg.call_id] = None
+        self._finished[leg.call_id] = leg.answered
         while len(self._finished) > _REMEMBERED:
             self._finished.popitem(last=False)
         self._release(leg.via_trunk)
+        await self._close_media(leg.call_id)
+
+    async def _close_media(self, call_id: str) -> None:
         try:
-            await self._media.close_leg(leg.call_id)
+            await self._media.close_leg(call_id)
         except Exception as exc:
-            log.warning("rtpengine did not delete %s: %s", leg.call_id, exc)
+            log.warning("rtpengine did not delete %s: %s", call_id, exc)
 
     async def _prompt_done(self, call_id: str, script: str, seconds: float) -> None:
         await self._clock.sleep(seconds)
