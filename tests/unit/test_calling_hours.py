@@ -131,3 +131,9 @@ def test_next_allowed_is_always_allowed_and_nothing_earlier_is(zone: ZoneInfo) -
         assert found >= now
         assert may_dial(found, zone, OFFICE)
         assert not may_dial(found - timedelta(seconds=1), zone, OFFICE) or found == now
+
+
+def test_equal_stored_limits_mean_round_the_clock() -> None:
+    hours = CallingHours.parse_limits("00:00", "00:00")
+    assert all(hours.contains(time(h, 30)) for h in range(24))
+    assert CallingHours.parse_limits("08:00", "21:00") == CallingHours(time(8), time(21))

@@ -46,12 +46,21 @@ class CallingHours:
         except ValueError as exc:
             raise ValidationFailed("calling_hours", f"bad time: {exc}") from exc
 
+    @classmethod
+    def parse_limits(cls, start: str, end: str) -> CallingHours:
+        """Stored limits, where equal start and end mean "no limit" (round the clock)."""
+        if start == end:
+            return ALL_DAY
+        return cls.parse(start, end)
+
     def contains(self, local: time) -> bool:
         if self.start < self.end:
             return self.start <= local < self.end
         return local >= self.start or local < self.end
 
 
+#: Round the clock (the last microsecond of the day aside).
+ALL_DAY = CallingHours(time(0, 0), time(23, 59, 59, 999999))
 #: the default tenant hard limits
 DEFAULT_HARD_LIMITS = CallingHours(time(8, 0), time(21, 0))
 

@@ -91,8 +91,8 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def _hours(campaign: Mapping[str, Any]) -> tuple[CallingHours, CallingHours]:
-    own = CallingHours.parse(campaign["hours_start"], campaign["hours_end"])
-    hard = CallingHours.parse(campaign["hard_hours_start"], campaign["hard_hours_end"])
+    own = CallingHours.parse_limits(campaign["hours_start"], campaign["hours_end"])
+    hard = CallingHours.parse_limits(campaign["hard_hours_start"], campaign["hard_hours_end"])
     return own, hard
 
 

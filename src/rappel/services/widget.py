@@ -316,7 +316,7 @@ def availability(db: Database, clock: Clock, ctx: WidgetContext, day: date) -> l
     today = now.astimezone(zone).date()
     if not today <= day <= today + timedelta(days=MAX_DAYS_AHEAD):
         raise ValidationFailed("date", f"choose a date from today to {MAX_DAYS_AHEAD} days ahead")
-    hours = CallingHours.parse(ctx.tenant.hard_hours_start, ctx.tenant.hard_hours_end)
+    hours = CallingHours.parse_limits(ctx.tenant.hard_hours_start, ctx.tenant.hard_hours_end)
     day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     with db.read() as conn:
         rows = store.list_schedules(conn, ctx.tenant.id, ctx.queue_id, day.isoweekday())
@@ -339,7 +339,7 @@ def queue_estimate(db: Database, clock: Clock, tenant: Tenant, queue_id: str) ->
     """The wait a new "call me now" request on the queue can expect (module docstring)."""
     now = clock.now()
     zone = ZoneInfo(tenant.time_zone)
-    hours = CallingHours.parse(tenant.hard_hours_start, tenant.hard_hours_end)
+    hours = CallingHours.parse_limits(tenant.hard_hours_start, tenant.hard_hours_end)
     opens = next_allowed(now, zone, None, hours, customer_requested=True)
     with db.read() as conn:
         waiting = store.count_waiting(conn, tenant.id, queue_id, now)
@@ -441,7 +441,7 @@ def _window(
     else:
         raise ValidationFailed("when", 'when is "now", "in" or "slot"')
     zone = ZoneInfo(ctx.tenant.time_zone)
-    hours = CallingHours.parse(ctx.tenant.hard_hours_start, ctx.tenant.hard_hours_end)
+    hours = CallingHours.parse_limits(ctx.tenant.hard_hours_start, ctx.tenant.hard_hours_end)
     if next_allowed(start, zone, None, hours, customer_requested=True) != start:
         raise ValidationFailed("when", "We are closed at that time; please choose a time slot.")
     return start, None, False
