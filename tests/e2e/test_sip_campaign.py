@@ -45,7 +45,7 @@ def customers(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     command = [
         binary, "-sf", str(SCENARIOS / "uas_answer.xml"), "-i", "127.0.0.1", "-p", str(port),
-        "-t", "u1", "-m", str(len(CUSTOMERS)), "-nostdin", "-rtp_echo",
+        "-t", "u1", "-m", str(len(CUSTOMERS) + 5), "-nostdin", "-rtp_echo",
         "-mp", str(free_port()), "-cp", str(free_port()),
     ]  # fmt: skip
     with (tmp_path / "sipp.out").open("wb") as out:
@@ -61,6 +61,7 @@ def customers(tmp_path: Path) -> Iterator[int]:
 
 
 def _ended(url: str) -> list[dict[str, object]]:
+    """The attempts on this test's customers (the demo's own customer is in the list too)."""
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = [
@@ -70,7 +71,7 @@ def _ended(url: str) -> list[dict[str, object]]:
             ).mappings()
         ]
     engine.dispose()
-    return rows
+    return [r for r in rows if str(r["number"]).lstrip("+") in CUSTOMERS]
 
 
 def test_a_progressive_campaign_joins_ten_customers_to_two_nailed_up_agent_phones(
@@ -118,10 +119,10 @@ def test_a_progressive_campaign_joins_ten_customers_to_two_nailed_up_agent_phone
             phone.wait_for("CALL_CLOSED", timeout_s=20)
 
     tried = _ended(database_url)
-    assert sorted(str(a["number"]) for a in tried) == sorted(CUSTOMERS)
+    assert sorted(str(a["number"]).lstrip("+") for a in tried) == sorted(CUSTOMERS)
     assert {a["call_result"] for a in tried} == {0}
     assert {a["agent_id"] for a in tried} == set(agents.values())
     for phone in phones.values():
         # One call for the whole campaign, and the echo of its own tone through the customers.
-        assert phone.event_types().count("CALL_INCOMING") == 1, phone.event_types()
+        assert phone.event_types().count("CALL_ESTABLISHED") == 1, phone.event_types()
         assert AGENT_HZ in tone_sequence(phone.heard(), freqs=[AGENT_HZ])
