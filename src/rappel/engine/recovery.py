@@ -35,6 +35,7 @@ from sqlalchemy import Connection, select, update
 from rappel.domain.codes import CallResult
 from rappel.domain.errors import RappelError
 from rappel.domain.results import CustomerResult
+from rappel.engine.dialing import agent_call_id_of
 from rappel.store.tables import attempts
 from rappel.telephony.port import CallState, Telephony
 
@@ -72,7 +73,12 @@ def closing_for(state: CallState) -> Closing | None:
 def open_attempts(conn: Connection, tenant_id: str, interaction_id: str) -> list[dict[str, Any]]:
     """The interaction's attempts without an outcome, oldest first."""
     rows = conn.execute(
-        select(attempts.c.attempt_no, attempts.c.call_id)
+        select(
+            attempts.c.attempt_no,
+            attempts.c.call_id,
+            attempts.c.interaction_id,
+            attempts.c.agent_id,
+        )
         .where(
             attempts.c.tenant_id == tenant_id,
             attempts.c.interaction_id == interaction_id,
@@ -89,6 +95,10 @@ async def ask(telephony: Telephony, rows: Sequence[Mapping[str, Any]]) -> dict[i
     for r in rows:
         try:
             states[int(r["attempt_no"])] = await telephony.call_state(r["call_id"])
+            if r.get("agent_id"):
+                # Asked too so that a driver ends what a dead worker left of the agent's leg
+                # (the SIP driver deletes its media); the customer's leg decides the outcome.
+                await telephony.call_state(agent_call_id_of(r["interaction_id"], r["attempt_no"]))
         except (RappelError, OSError) as exc:
             # A driver that cannot answer knows no more than one that does not know the call.
             log.warning("call state of %s unavailable (%s); treated as UNKNOWN", r["call_id"], exc)
