@@ -12,16 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 
-from rappel.store.tables import attempts
+from rappel.store.tables import attempts, interactions
 from rappel.telephony.media import MediaAnchor
+from tests.support.databases import postgres_database
 from tests.support.peers import wait_until
 from tests.support.sip_lab import AGENT_HZ, CUSTOMER_HZ, TOKEN, SipLab
 
 CUSTOMER = "16505551212"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rappel.db'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def _holder(url: str, interaction_id: str) -> int:
+    """The pid of the worker holding the callback's lease (owners are host:pid:n)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        owner = conn.execute(
+            select(interactions.c.lease_owner).where(interactions.c.id == interaction_id)
+        ).scalar_one()
+    engine.dispose()
+    return int(str(owner).split(":")[1])
 
 
 def _attempts(url: str) -> list[dict[str, object]]:
@@ -44,14 +67,19 @@ def _carried(address: str, call_ids: list[str]) -> list[str]:
 
 
 def test_a_killed_process_leaves_no_media_behind_and_the_customer_is_not_called_again(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'rappel.db'}"
-    with SipLab(tmp_path, url, lease_s="3") as lab:
+    """SQLite: the one process is killed and started again. PostgreSQL: two workers, and
+    the one holding the call is killed; the other takes it over when the lease runs out."""
+    url = database_url
+    postgres = url.startswith("postgresql")
+    extra = {"run_engine": "false"} if postgres else {}
+    with SipLab(tmp_path, url, lease_s="3", **extra) as lab:
         agent = lab.phone("agent1", AGENT_HZ)
         customer = lab.phone(CUSTOMER, CUSTOMER_HZ)
         lab.trunk_phone = CUSTOMER
         first = lab.start()
+        workers = [lab.worker(), lab.worker()] if postgres else [first]
         agent_id = lab.set_phone("agent1", agent.uri)
         lab.agent(agent_id, "login")
         with lab.client() as api:
@@ -74,9 +102,12 @@ def test_a_killed_process_leaves_no_media_behind_and_the_customer_is_not_called_
         legs = [str(placed["call_id"]), f"{placed['call_id']}-agent"]
         assert _carried(lab.rtpengine.address, legs) == legs
 
-        first.kill()
+        pid = _holder(url, interaction_id)
+        (victim,) = [w for w in workers if w.popen.pid == pid]
+        victim.kill()
         killed_at = time.monotonic()
-        lab.serve()
+        if not postgres:
+            lab.serve()
         wait_until(lambda: bool(_attempts(url)[0]["ended_at"]), 30, "the open attempt closed")
         wait_until(
             lambda: not _carried(lab.rtpengine.address, legs), 30, "the dead process's media gone"
