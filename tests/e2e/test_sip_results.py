@@ -9,6 +9,7 @@ which dial the customer before any agent).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, select
 
 from rappel.domain.codes import CallbackStatus, CallResult
 from rappel.store.tables import attempts, interactions
+from tests.support.databases import postgres_database
 from tests.support.kamailio import kamailio_trunk
 from tests.support.peers import wait_until
 from tests.support.sip_lab import CUSTOMER_HZ, PROMPT_HZ, TOKEN, SipLab
@@ -24,6 +26,15 @@ from tests.support.sipp import sipp_uas
 from tests.support.tones import tone_sequence
 
 CUSTOMER = "16505551212"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rappel.db'}"
+        return
+    with postgres_database() as url:
+        yield url
 
 
 def _callback(lab: SipLab) -> str:
@@ -74,13 +85,14 @@ def _rows(url: str, interaction_id: str) -> tuple[list[dict[str, object]], dict[
 )  # fmt: skip
 def test_a_sip_final_answer_is_recorded_with_its_call_result(
     tmp_path: Path,
+    database_url: str,
     scenario: str,
     fill: dict[str, str] | None,
     result: CallResult,
     cause: str,
     retried: bool,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'rappel.db'}"
+    url = database_url
     with (
         sipp_uas(scenario, tmp_path, fill=fill, timeout_s=90) as far_end,
         # No OPTIONS probes: sipp's script expects the INVITE first.
@@ -109,8 +121,10 @@ def test_a_sip_final_answer_is_recorded_with_its_call_result(
         assert callback["callback_status"] == int(CallbackStatus.FINAL)
 
 
-def test_the_trunk_demands_a_password_and_rappel_answers_the_407(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'rappel.db'}"
+def test_the_trunk_demands_a_password_and_rappel_answers_the_407(
+    tmp_path: Path, database_url: str
+) -> None:
+    url = database_url
     with SipLab(tmp_path, url) as lab:
         customer = lab.phone(CUSTOMER, CUSTOMER_HZ)
         with kamailio_trunk(tmp_path, relay=customer.uri) as trunk:
